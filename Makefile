@@ -1,0 +1,93 @@
+# gannet: GNU Makefile. `make` builds build/gannet, `make check` runs every test,
+# `make run` starts a demo server on 127.0.0.1. Each of them first installs the
+# Debian packages that are missing (scripts/deps).
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+SYSCONFDIR ?= /etc
+BUILD   ?= build
+CC      ?= cc
+PKG_CONFIG ?= pkg-config
+
+PKGS := libevent libevent_openssl libevent_pthreads openssl sqlite3 libsodium libxcrypt libgsasl zlib
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+WARN    := -Wall -Wextra -Wshadow -Wconversion -Wno-sign-conversion -Wformat=2 -Wvla
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+OPT     ?= -O2 -g
+ifeq ($(SANITIZE),1)
+OPT     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+BUILD   := build-asan
+endif
+
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+CFLAGS  += -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) -Isrc -DGANNET_VERSION='"$(VERSION)"' \
+           -DGANNET_SYSCONFDIR='"$(SYSCONFDIR)"' $(PKG_CFLAGS) -pthread -MMD -MP
+LDFLAGS += $(OPT) -pthread
+LDLIBS  += $(PKG_LIBS)
+
+# Layers, lowest first (DESIGN.md): a lower layer never includes a higher one.
+CORE_SRCS := $(sort $(wildcard src/lib/*.c src/auth/*.c src/net/*.c src/imap/*.c src/pop3/*.c))
+CLI_SRCS  := $(sort $(wildcard src/cli/*.c))
+CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
+CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/%.o)
+
+UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps check unit integration run install format clean fuzz bench check-asan
+
+all: deps $(BUILD)/gannet
+
+deps:
+	@scripts/deps
+
+$(BUILD)/gannet: $(CORE_OBJS) $(CLI_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ $< $(CORE_OBJS) \
+	    $(LDFLAGS) $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; (cd tests/unit && ../../$$t); done
+
+integration: $(BUILD)/gannet
+	GANNET=$(abspath $(BUILD)/gannet) python3 -m unittest discover -s tests/integration -p 'test_*.py' -v
+
+check: all unit integration
+
+check-asan:
+	$(MAKE) SANITIZE=1 check
+
+run: all
+	@scripts/run-demo $(BUILD)/gannet
+
+install: $(BUILD)/gannet
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/gannet \
+	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0755 $(BUILD)/gannet $(DESTDIR)$(PREFIX)/bin/gannet
+	install -m 0644 docs/gannet.conf $(DESTDIR)$(SYSCONFDIR)/gannet/gannet.conf.example
+	test -e $(DESTDIR)$(SYSCONFDIR)/gannet/gannet.conf || \
+	    install -m 0644 docs/gannet.conf $(DESTDIR)$(SYSCONFDIR)/gannet/gannet.conf
+	install -m 0644 docs/gannet.1 $(DESTDIR)$(PREFIX)/share/man/man1/gannet.1
+	sed 's|@BINDIR@|$(PREFIX)/bin|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' docs/gannet.service \
+	    > $(DESTDIR)$(PREFIX)/lib/systemd/system/gannet.service
+
+format:
+	clang-format -i $(CORE_SRCS) $(CLI_SRCS) $(wildcard src/*/*.h) $(UNIT_SRCS)
+
+clean:
+	rm -rf build build-asan
+
+-include $(CORE_OBJS:.o=.d) $(CLI_OBJS:.o=.d)

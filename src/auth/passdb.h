@@ -1,0 +1,67 @@
+/* The user databases: passdb (who may log in, with which password) and userdb
+ * (uid, gid, home of a user). Drivers: passwd-file (Dovecot's format,
+ * `user:{SCHEME}hash:uid:gid:gecos:home:shell:extra`) for both, and static for
+ * userdb. Lookups read files: call them from the thread pool. */
+#ifndef GANNET_AUTH_PASSDB_H
+#define GANNET_AUTH_PASSDB_H
+
+#include "lib/buf.h"
+#include "lib/settings.h"
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct passwd_entry {
+    char *user;
+    char *password; /* "{SCHEME}..." or NULL (no password field: passdb can't log in) */
+    long uid;       /* -1 when empty */
+    long gid;       /* -1 when empty */
+    char *home;     /* NULL when empty */
+    char *extra;    /* the extra fields, space separated, or NULL */
+};
+
+/* A parsed passwd-file. */
+struct passwd_file {
+    char *path;
+    struct passwd_entry *entries;
+    size_t n_entries;
+};
+
+/* Parses a passwd-file's text. Blank lines and `#` comments are skipped. A line
+ * that is not `user:...` is an error "PATH:LINE: reason" in err (returns -1). */
+int passwd_file_parse(const char *path, const char *text, size_t len, struct passwd_file *out,
+                      struct buf *err);
+int passwd_file_load(const char *path, struct passwd_file *out, struct buf *err);
+const struct passwd_entry *passwd_file_find(const struct passwd_file *f, const char *user);
+void passwd_file_free(struct passwd_file *f);
+
+/* The configured passdbs and userdbs, ready for lookups. */
+struct userdb_result {
+    char *user; /* the canonical user name */
+    long uid, gid; /* -1: not given, mail_uid/mail_gid apply */
+    char *home;
+};
+
+struct passdb_result {
+    char *user;     /* the name as found */
+    char *password; /* the stored "{SCHEME}..." string */
+    char *default_scheme; /* passwd-file's scheme= argument, or NULL */
+};
+
+struct authdb;
+
+/* Checks the drivers and their args (a passwd-file that cannot be read, an
+ * unknown driver, a static userdb without home): -1 with err. */
+int authdb_open(const struct settings *set, struct authdb **out, struct buf *err);
+void authdb_free(struct authdb *db);
+
+/* 1 found, 0 unknown user, -1 temporary failure (a file went unreadable) with err.
+ * passwd-file is re-read when its mtime changes. Thread-safe. */
+int authdb_passdb_lookup(struct authdb *db, const char *user, struct passdb_result *out,
+                         struct buf *err);
+int authdb_userdb_lookup(struct authdb *db, const char *user, struct userdb_result *out,
+                         struct buf *err);
+void passdb_result_free(struct passdb_result *r);
+void userdb_result_free(struct userdb_result *r);
+
+#endif

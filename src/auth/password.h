@@ -1,0 +1,49 @@
+/* Password schemes, as Dovecot stores them: `{SCHEME}data`. Verifying and
+ * hashing are slow on purpose: call them from the thread pool, never from the
+ * event loop. */
+#ifndef GANNET_AUTH_PASSWORD_H
+#define GANNET_AUTH_PASSWORD_H
+
+#include "lib/buf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Verifies `password` against `stored` ("{SHA512-CRYPT}$6$...", "{SCRAM-SHA-256}4096,...",
+ * ...). `default_scheme` applies when `stored` has no {SCHEME} prefix (passwd-file's
+ * scheme= argument; NULL means CRYPT, as in Dovecot). Returns 1 on a match, 0 on a
+ * mismatch, -1 when `stored` is malformed or its scheme unknown (*err says which).
+ * Compares in constant time. */
+int password_verify(const char *stored, const char *default_scheme, const char *password,
+                    size_t password_len, const char **err);
+
+/* Appends "{SCHEME}hash" for `password` to out, with a fresh random salt.
+ * Schemes: SHA512-CRYPT (default), SHA256-CRYPT, BLF-CRYPT, ARGON2ID, SCRAM-SHA-256, PLAIN.
+ * Returns 0, or -1 with *err for an unknown scheme. */
+int password_hash(const char *scheme, const char *password, struct buf *out, const char **err);
+
+/* The scheme name of a stored password ("SHA512-CRYPT"), upper case, into out;
+ * the default_scheme (or "CRYPT") when it has no prefix. */
+void password_scheme_of(const char *stored, const char *default_scheme, struct buf *out);
+
+/* True for schemes that keep the password recoverable or unsalted ({PLAIN},
+ * {CLEAR}, {PLAIN-MD5}, {MD5}, {SHA1}, {SHA256}, {SHA512}, {CRAM-MD5}, {DIGEST-MD5}, ...):
+ * `gannet config check` warns about them. */
+bool password_scheme_is_weak(const char *scheme);
+
+/* SCRAM-SHA-256 credentials (RFC 5802 §3), from a {SCRAM-SHA-256} entry (Dovecot's
+ * "iterations,salt_b64,storedkey_b64,serverkey_b64") or derived from a {PLAIN}
+ * (or {CLEAR}) entry with a salt that is stable per user and password. */
+struct scram_credentials {
+    unsigned iterations;
+    unsigned char salt[64];
+    size_t salt_len;
+    unsigned char stored_key[32];
+    unsigned char server_key[32];
+};
+/* Returns 0, or -1 when the stored scheme cannot give SCRAM credentials
+ * (a crypt hash, say): *err explains. */
+int password_scram_credentials(const char *stored, const char *default_scheme, const char *user,
+                               struct scram_credentials *out, const char **err);
+
+#endif

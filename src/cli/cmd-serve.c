@@ -1,0 +1,95 @@
+/* gannet serve [-c FILE] [-F]: load the configuration, then hand over to the
+ * master process (net/server.c) with the protocols and the per-worker state. */
+#include "auth/auth-request.h"
+#include "cli/commands.h"
+#include "cli/config-audit.h"
+#include "imap/session.h"
+#include "lib/log.h"
+#include "lib/settings.h"
+#include "net/server.h"
+#include "pop3/session.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct protocol *const protocols[] = {&imap_protocol, &pop3_protocol, NULL};
+
+static void *worker_init(struct event_base *base, const struct settings *set,
+                         struct shared_counters *counters)
+{
+    struct buf err = BUF_INIT;
+    struct auth_service *auth = auth_service_new(base, set, counters, &err);
+    if (!auth)
+        log_error(NULL, "%s", buf_cstr(&err));
+    buf_free(&err);
+    return auth;
+}
+
+static void worker_done(void *app)
+{
+    auth_service_free(app);
+}
+
+static void log_warning_line(const char *id, const char *setting, const char *message, void *ctx)
+{
+    (void)setting;
+    (void)ctx;
+    log_warning(NULL, "[%s] %s", id, message);
+}
+
+/* The start-up log says plainly what a dangerous setting exposes. */
+static void settings_loaded(const struct settings *set)
+{
+    config_audit(set, log_warning_line, NULL);
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    const char *config = GANNET_DEFAULT_CONFIG;
+    bool foreground = false;
+    int opt;
+    optind = 1;
+    while ((opt = getopt(argc, argv, "c:F")) != -1) {
+        switch (opt) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'F':
+            foreground = true;
+            break;
+        default:
+            fprintf(stderr, "usage: gannet serve [-c FILE] [-F]\n");
+            return 1;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "usage: gannet serve [-c FILE] [-F]\n");
+        return 1;
+    }
+    struct settings *set = xcalloc(1, sizeof(*set));
+    struct buf err = BUF_INIT;
+    if (settings_load(config, set, &err) < 0) {
+        fprintf(stderr, "gannet: %s\n", buf_cstr(&err));
+        buf_free(&err);
+        free(set);
+        return 1;
+    }
+    buf_free(&err);
+    /* -F: stderr, for systemd and for the terminal; otherwise log_path. */
+    const char *target = foreground ? NULL : (set->log_path ? set->log_path : "syslog");
+    if (log_open(target) < 0) {
+        fprintf(stderr, "gannet: cannot open log_path %s: %m\n", set->log_path);
+        settings_free(set);
+        free(set);
+        return 1;
+    }
+    struct server_hooks hooks = {
+        .protocols = protocols,
+        .worker_init = worker_init,
+        .worker_done = worker_done,
+        .settings_loaded = settings_loaded,
+    };
+    return server_run(set, foreground, &hooks);
+}

@@ -1,0 +1,84 @@
+/* An IMAP session (RFC 9051 §3): the parser, the state, the command table and
+ * the response writer for one connection. */
+#ifndef GANNET_IMAP_SESSION_H
+#define GANNET_IMAP_SESSION_H
+
+#include "auth/auth-request.h"
+#include "imap/parser.h"
+#include "net/conn.h"
+#include "net/line-reader.h"
+
+#include <stdbool.h>
+
+enum imap_state {
+    IMAP_STATE_NOT_AUTHENTICATED = 1,
+    IMAP_STATE_AUTHENTICATED = 2,
+    IMAP_STATE_SELECTED = 4,
+    IMAP_STATE_LOGOUT = 8,
+};
+#define IMAP_STATES_ANY (IMAP_STATE_NOT_AUTHENTICATED | IMAP_STATE_AUTHENTICATED | IMAP_STATE_SELECTED)
+#define IMAP_STATES_AUTHENTICATED (IMAP_STATE_AUTHENTICATED | IMAP_STATE_SELECTED)
+
+/* Owned by its connection (conn->session), freed when the connection closes. */
+struct imap_session {
+    struct conn *conn;
+    struct auth_service *auth;
+    struct imap_parser *parser;
+    enum imap_state state;
+
+    /* A login in progress: the command's tag, the request, and whether the
+     * next input line is a SASL response. */
+    struct auth_request *auth_req;
+    char *auth_tag;
+    bool reading_sasl;
+    struct line_reader sasl_reader;
+    struct buf sasl_line;
+    unsigned auth_failures;
+
+    char *user; /* once logged in */
+    char *home;
+    bool enabled_imap4rev2;
+    unsigned bad_commands;
+};
+
+/* What a command handler did. */
+enum imap_cmd_result {
+    IMAP_CMD_DONE,    /* answered; go on with the next command */
+    IMAP_CMD_WAIT,    /* it continues later (a login being checked): stop reading */
+    IMAP_CMD_CLOSING, /* the connection is closing */
+};
+
+typedef enum imap_cmd_result imap_cmd_fn(struct imap_session *s, const struct imap_command *cmd);
+
+/* One row per command: adding an extension means adding a file and rows. */
+struct imap_command_def {
+    const char *name;
+    unsigned states; /* enum imap_state bits where it is allowed */
+    imap_cmd_fn *run;
+};
+
+extern const struct protocol imap_protocol;
+
+/* Response writers. Text is ours; anything a client supplied goes through imap_quote(). */
+void imap_tagged(struct imap_session *s, const char *tag, const char *status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void imap_untagged(struct imap_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void imap_write(struct imap_session *s, const struct buf *b);
+
+/* The capability list for the session's current state and transport. */
+void imap_capabilities(const struct imap_session *s, struct buf *out);
+/* Plaintext-capable authentication is allowed on this connection now. */
+bool imap_login_allowed(const struct imap_session *s);
+/* Logs in: state, limits and timeouts of an authenticated session. */
+void imap_session_logged_in(struct imap_session *s, const char *user, const char *home);
+/* Says `* BYE text` and closes. */
+enum imap_cmd_result imap_bye(struct imap_session *s, const char *text);
+/* Makes a fresh parser (after STARTTLS nothing sent in clear survives). */
+void imap_session_new_parser(struct imap_session *s);
+
+/* Command tables, one per file. */
+extern const struct imap_command_def imap_commands_any[];
+extern const struct imap_command_def imap_commands_login[];
+
+#endif

@@ -1,0 +1,129 @@
+#include "net/tls.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <string.h>
+
+const char *tls_last_error(char *out, size_t size)
+{
+    unsigned long e = ERR_get_error();
+    unsigned long next;
+    while ((next = ERR_get_error()) != 0)
+        e = next;
+    if (e == 0) {
+        snprintf(out, size, "unknown error");
+        return out;
+    }
+    ERR_error_string_n(e, out, size);
+    return out;
+}
+
+/* ALPN (RFC 7301): select our protocol if offered; refuse the handshake with
+ * no_application_protocol when the client offers only others. */
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned int inlen, void *arg)
+{
+    (void)ssl;
+    const char *proto = arg;
+    size_t plen = strlen(proto);
+    for (unsigned int i = 0; i < inlen;) {
+        unsigned int len = in[i];
+        if (i + 1 + len > inlen)
+            break;
+        if (len == plen && memcmp(in + i + 1, proto, plen) == 0) {
+            *out = in + i + 1;
+            *outlen = (unsigned char)len;
+            return SSL_TLSEXT_ERR_OK;
+        }
+        i += 1 + len;
+    }
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+static bool load_cert_chain(SSL_CTX *ctx, const struct settings *set, struct buf *err)
+{
+    char reason[256];
+    const char *cert_name = set->ssl_cert.path ? set->ssl_cert.path : "ssl_cert";
+    const char *key_name = set->ssl_key.path ? set->ssl_key.path : "ssl_key";
+    BIO *bio = BIO_new_mem_buf(set->ssl_cert.value, -1);
+    X509 *cert = PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL);
+    if (!cert) {
+        buf_printf(err, "%s: no PEM certificate found (%s)", cert_name,
+                   tls_last_error(reason, sizeof(reason)));
+        BIO_free(bio);
+        return false;
+    }
+    bool ok = SSL_CTX_use_certificate(ctx, cert) == 1;
+    X509_free(cert);
+    /* The rest of the file is the chain of intermediates (fullchain.pem). */
+    X509 *extra;
+    while (ok && (extra = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        if (SSL_CTX_add0_chain_cert(ctx, extra) != 1) {
+            X509_free(extra);
+            ok = false;
+        }
+    }
+    ERR_clear_error(); /* the end of the chain reads as an error */
+    BIO_free(bio);
+    if (!ok) {
+        buf_printf(err, "%s: cannot use the certificate (%s)", cert_name,
+                   tls_last_error(reason, sizeof(reason)));
+        return false;
+    }
+    bio = BIO_new_mem_buf(set->ssl_key.value, -1);
+    EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    if (!key) {
+        buf_printf(err, "%s: no PEM private key found (%s)", key_name,
+                   tls_last_error(reason, sizeof(reason)));
+        return false;
+    }
+    ok = SSL_CTX_use_PrivateKey(ctx, key) == 1;
+    EVP_PKEY_free(key);
+    if (!ok || SSL_CTX_check_private_key(ctx) != 1) {
+        buf_printf(err, "%s does not match the certificate in %s", key_name, cert_name);
+        ERR_clear_error();
+        return false;
+    }
+    return true;
+}
+
+SSL_CTX *tls_context_new(const struct settings *set, const char *alpn, struct buf *err)
+{
+    char reason[256];
+    if (!set->ssl_cert.value || !set->ssl_key.value) {
+        buf_puts(err, "ssl_cert and ssl_key must be set (or ssl = no)");
+        return NULL;
+    }
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) {
+        buf_printf(err, "cannot create a TLS context: %s", tls_last_error(reason, sizeof(reason)));
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, set->ssl_min_protocol);
+    long opts = SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_SINGLE_DH_USE;
+    if (set->ssl_prefer_server_ciphers)
+        opts |= SSL_OP_CIPHER_SERVER_PREFERENCE;
+    SSL_CTX_set_options(ctx, (uint64_t)opts);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_dh_auto(ctx, 1);
+    const char *ciphers = set->ssl_cipher_list ? set->ssl_cipher_list : TLS_DEFAULT_CIPHER_LIST;
+    if (SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
+        buf_printf(err, "ssl_cipher_list: no usable cipher in '%s'", ciphers);
+        goto fail;
+    }
+    if (set->ssl_cipher_suites && SSL_CTX_set_ciphersuites(ctx, set->ssl_cipher_suites) != 1) {
+        buf_printf(err, "ssl_cipher_suites: no usable suite in '%s'", set->ssl_cipher_suites);
+        goto fail;
+    }
+    if (!load_cert_chain(ctx, set, err))
+        goto fail;
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, (void *)alpn);
+    /* Sessions are resumed with tickets; no server-side cache to share. */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    return ctx;
+fail:
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return NULL;
+}

@@ -371,11 +371,11 @@ enum imap_parse_result imap_parser_feed(struct imap_parser *p, const char *data,
             p->state = STATE_LINE;
             return IMAP_PARSE_BAD;
         }
-        if (p->text.len > 0 && p->text.data[p->text.len - 1] == '\r')
-            p->text.data[--p->text.len] = '\0';
         size_t line_start = p->n_literals ? p->literals[p->n_literals - 1].data +
                                                 p->literals[p->n_literals - 1].len
                                           : 0;
+        if (p->text.len > line_start && p->text.data[p->text.len - 1] == '\r')
+            p->text.data[--p->text.len] = '\0';
         size_t marker, size;
         bool sync;
         if (ends_with_literal(p->text.data + line_start, p->text.len - line_start, &marker, &size,

@@ -1,0 +1,324 @@
+"""Limits against bad input (issue 2): line length, pre-login timeout,
+unauthenticated connections per address and in total, SASL message size,
+sessions per user and address. Each gives a clear protocol error or a clean
+disconnect, and the server keeps serving the others."""
+
+import socket
+import ssl
+import time
+import unittest
+
+from harness import (
+    HOST, OTHER_HOST, ConnectionClosed, PerTestServerCase, ServerTestCase, b64, password,
+    plain_b64,
+)
+
+LONG = 9000  # over login_max_line_length (8192 before login)
+
+
+def closed_or_continues(test, c, probe, expect_prefix):
+    """After a refused line: either the server closes the connection cleanly
+    (possibly after a `* BYE`/`-ERR` line) or it answers `probe` normally.
+    Returns "closed" or "continued"."""
+    try:
+        extra = c.pending(0.5)
+    except (ConnectionClosed, ConnectionResetError):
+        return "closed"
+    lines = [l.decode(errors="replace") for l in extra.split(b"\r\n") if l]
+    for l in lines:
+        test.assertRegex(l, r"^(\* BYE|-ERR)", f"unexpected after the refused line: {extra!r}")
+    if lines:  # a goodbye: the connection must now end
+        test.assertEqual(c.wait_closed(3), [])
+        return "closed"
+    try:
+        c.cmd(probe)
+        line = c.line(5)
+    except (ConnectionClosed, ConnectionResetError, BrokenPipeError):
+        return "closed"
+    test.assertTrue(line.startswith(expect_prefix),
+                    f"after the refused line, {probe!r} was answered {line!r}")
+    return "continued"
+
+
+class LineLengthTest(ServerTestCase):
+    SERVER_SETTINGS = {"auth_failure_delay": "100 ms"}
+
+    def test_imap_overlong_line_gets_bad(self):
+        for name in ("imaps", "imap"):
+            with self.subTest(listener=name), self.srv.raw(name) as c:
+                c.line()
+                c.send(b"a LOGIN alice " + b"x" * LONG + b"\r\n")
+                line = c.line()
+                self.assertRegex(line, r"^(\*|a) BAD ")
+                closed_or_continues(self, c, "x NOOP", "x OK")
+        self.assertAlive()
+
+    def test_imap_overlong_line_without_crlf_gets_bad(self):
+        # a client that never ends its line must not make the server buffer it
+        with self.srv.raw("imaps") as c:
+            c.line()
+            try:
+                c.send(b"a " + b"y" * (LONG * 4))
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            try:
+                line = c.line()
+            except (ConnectionClosed, ConnectionResetError):
+                line = "(closed)"
+            self.assertRegex(line, r"^(\* BAD|a BAD|\* BYE|\(closed\))")
+        self.assertAlive()
+
+    def test_line_under_the_limit_is_processed(self):
+        with self.srv.raw("imaps") as c:
+            c.line()
+            c.cmd('a LOGIN alice "' + "x" * 8000 + '"')
+            self.assertEqual(c.read_until_tagged("a")[1],
+                             "a NO [AUTHENTICATIONFAILED] Authentication failed.")
+
+    def test_pop3_overlong_line_gets_err(self):
+        for name in ("pop3s", "pop3"):
+            with self.subTest(listener=name), self.srv.raw(name) as c:
+                c.line()
+                c.send(b"USER " + b"x" * LONG + b"\r\n")
+                self.assertTrue(c.line().startswith("-ERR"))
+                closed_or_continues(self, c, "CAPA", "+OK")
+        self.assertAlive()
+
+
+class BadCommandsTest(PerTestServerCase):
+    def test_too_many_bad_commands_disconnects(self):
+        # login_max_bad_commands (default 10): a client that only sends garbage
+        # is disconnected before login
+        with self.srv.raw("imaps") as c:
+            c.line()
+            closed = False
+            for i in range(30):
+                try:
+                    c.cmd(f"x{i} FROBNICATE")
+                    line = c.line()
+                except (ConnectionClosed, ConnectionResetError, BrokenPipeError):
+                    closed = True
+                    break
+                if line.startswith("* BYE"):
+                    c.wait_closed(3)
+                    closed = True
+                    break
+                self.assertTrue(line.startswith(f"x{i} BAD"), line)
+            self.assertTrue(closed, "30 bad commands and still connected")
+        self.assertAlive()
+
+
+class LoginTimeoutTest(PerTestServerCase):
+    SERVER_SETTINGS = {"login_timeout": "1 secs"}
+
+    def test_idle_unauthenticated_imap_closed(self):
+        for name in ("imaps", "imap"):
+            with self.subTest(listener=name), self.srv.raw(name) as c:
+                c.line()
+                t0 = time.monotonic()
+                lines = c.wait_closed(5)
+                elapsed = time.monotonic() - t0
+                self.assertTrue(lines and lines[0].startswith("* BYE"), lines)
+                self.assertGreater(elapsed, 0.8)
+                self.assertLess(elapsed, 3.0)
+
+    def test_idle_unauthenticated_pop3_closed(self):
+        for name in ("pop3s", "pop3"):
+            with self.subTest(listener=name), self.srv.raw(name) as c:
+                c.line()
+                t0 = time.monotonic()
+                lines = c.wait_closed(5)
+                elapsed = time.monotonic() - t0
+                for l in lines:
+                    self.assertTrue(l.startswith("-ERR"), lines)
+                self.assertGreater(elapsed, 0.8)
+                self.assertLess(elapsed, 3.0)
+
+    def test_silent_client_closed_before_tls_handshake(self):
+        # a client that connects to imaps and never starts the handshake
+        with socket.create_connection((HOST, self.srv.ports["imaps"]), timeout=5) as s:
+            t0 = time.monotonic()
+            self.assertEqual(s.recv(100), b"")
+            self.assertLess(time.monotonic() - t0, 3.0)
+
+    def test_logged_in_session_not_subject_to_login_timeout(self):
+        c = self.srv.imap_logged_in("alice")
+        self.addCleanup(c.close)
+        time.sleep(2.0)
+        c.cmd("n NOOP")
+        self.assertTrue(c.read_until_tagged("n")[1].startswith("n OK"))
+
+
+class ConnectionsPerAddressTest(PerTestServerCase):
+    SERVER_SETTINGS = {"login_max_connections_per_ip": "3"}
+
+    def open(self, name, n, source=None):
+        clients = []
+        for _ in range(n):
+            c = self.srv.raw(name, source=source)
+            self.addCleanup(c.close)
+            clients.append(c)
+            first = c.line()
+            self.assertTrue(first.startswith("* OK") or first.startswith("+OK"), first)
+        return clients
+
+    def test_imap_fourth_unauthenticated_connection_refused(self):
+        held = self.open("imap", 3)
+        with self.srv.raw("imap") as c:
+            lines = c.wait_closed(5)
+            self.assertTrue(lines and lines[0].startswith("* BYE"), lines)
+        with self.srv.raw("imap", source=OTHER_HOST) as c:  # another address is not affected
+            self.assertTrue(c.line().startswith("* OK"))
+        # implicit TLS counts too: refused with * BYE, or closed at the handshake
+        try:
+            with self.srv.raw("imaps") as c:
+                lines = c.wait_closed(5)
+                self.assertTrue(not lines or lines[0].startswith("* BYE"), lines)
+        except (ssl.SSLError, ConnectionError):
+            pass
+        # closing one frees a slot
+        held[0].close()
+        deadline = time.monotonic() + 3
+        while True:
+            with self.srv.raw("imap") as c:
+                line = c.line()
+            if line.startswith("* OK") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertTrue(line.startswith("* OK"), line)
+
+    def test_pop3_fourth_unauthenticated_connection_refused(self):
+        self.open("pop3", 3)
+        with self.srv.raw("pop3") as c:
+            lines = c.wait_closed(5)
+            self.assertTrue(lines and lines[0].startswith("-ERR"), lines)
+        with self.srv.raw("pop3", source=OTHER_HOST) as c:
+            self.assertTrue(c.line().startswith("+OK"))
+
+    def test_authenticated_connections_do_not_count(self):
+        for _ in range(3):
+            self.addCleanup(self.srv.imap_logged_in("alice" if _ < 2 else "bob").close)
+        held = self.open("imaps", 3)
+        self.assertEqual(len(held), 3)
+
+
+class ConnectionsTotalTest(PerTestServerCase):
+    SERVER_SETTINGS = {"login_max_connections": "4"}
+
+    def test_total_unauthenticated_connections_limited(self):
+        for source in (None, None, OTHER_HOST, OTHER_HOST):
+            c = self.srv.raw("imap", source=source)
+            self.addCleanup(c.close)
+            self.assertTrue(c.line().startswith("* OK"))
+        with self.srv.raw("imap", source=OTHER_HOST) as c:
+            lines = c.wait_closed(5)
+            self.assertTrue(lines and lines[0].startswith("* BYE"), lines)
+
+
+LONGPW = "L" * 1500  # a valid password whose PLAIN response is ~2000 base64 bytes
+
+
+class SaslSizeTest(PerTestServerCase):
+    SERVER_SETTINGS = {"auth_failure_delay": "100 ms", "auth_max_sasl_size": "1024"}
+    SERVER_KW = {"extra_users": [f"longpw:{{PLAIN}}{LONGPW}::::::"]}
+
+    def test_response_over_bound_refused_even_if_correct(self):
+        resp = plain_b64("longpw", LONGPW)
+        self.assertGreater(len(resp), 1024)
+        with self.srv.raw("imaps") as c:
+            c.line()
+            c.cmd("a AUTHENTICATE PLAIN " + resp)
+            self.assertRegex(c.read_until_tagged("a")[1], r"^a (BAD|NO) ")
+        with self.srv.raw("imaps") as c:
+            c.line()
+            c.cmd("a AUTHENTICATE PLAIN")
+            self.assertTrue(c.line().startswith("+"))
+            c.cmd(resp)
+            self.assertRegex(c.read_until_tagged("a")[1], r"^a (BAD|NO) ")
+        with self.srv.raw("pop3s") as c:
+            c.line()
+            c.cmd("AUTH PLAIN " + resp)
+            self.assertTrue(c.line().startswith("-ERR"))
+        self.assertAlive()
+
+    def test_response_under_bound_accepted(self):
+        with self.srv.raw("imaps") as c:
+            c.line()
+            c.cmd("a AUTHENTICATE PLAIN " + plain_b64("alice", password("alice")))
+            self.assertRegex(c.read_until_tagged("a")[1], r"^a OK ")
+
+
+class SaslSizeDefaultTest(PerTestServerCase):
+    SERVER_SETTINGS = {"auth_failure_delay": "100 ms"}
+    SERVER_KW = {"extra_users": [f"longpw:{{PLAIN}}{LONGPW}::::::"]}
+
+    def test_control_long_password_logs_in_with_default_bound(self):
+        # the control for SaslSizeTest: the same exchange succeeds under the
+        # default bound (16384)
+        with self.srv.raw("imaps") as c:
+            c.line()
+            c.cmd("a AUTHENTICATE PLAIN " + plain_b64("longpw", LONGPW))
+            self.assertRegex(c.read_until_tagged("a")[1], r"^a OK \[CAPABILITY ")
+
+    def test_huge_response_refused_server_survives(self):
+        huge = b64(b"\0alice\0" + b"z" * 20000)  # over 16384 (and over the line limit)
+        with self.srv.raw("imaps") as c:
+            c.line()
+            c.cmd("a AUTHENTICATE PLAIN")
+            self.assertTrue(c.line().startswith("+"))
+            try:
+                c.cmd(huge)
+                line = c.line()
+                while line.startswith("* "):
+                    self.assertRegex(line, r"^\* (BAD|BYE) ")
+                    line = c.line()
+                self.assertRegex(line, r"^a (BAD|NO) ")
+            except (ConnectionClosed, ConnectionResetError):
+                pass  # a clean disconnect is allowed too
+        self.assertAlive()
+
+
+class UserIpConnectionsTest(PerTestServerCase):
+    SERVER_SETTINGS = {"mail_max_userip_connections": "2"}
+
+    def test_imap_third_session_of_user_from_same_address_refused(self):
+        first = self.srv.imap_logged_in("alice")
+        self.addCleanup(first.close)
+        self.addCleanup(self.srv.imap_logged_in("alice").close)
+        with self.srv.raw("imaps") as c:
+            c.line()
+            c.cmd("a LOGIN alice alice-pw-1")
+            self.assertTrue(c.read_until_tagged("a")[1].startswith("a NO [LIMIT] "))
+        # other users and other addresses are not affected
+        self.addCleanup(self.srv.imap_logged_in("bob").close)
+        self.addCleanup(self.srv.imap_logged_in("alice", source=OTHER_HOST).close)
+        # a session that ends frees its slot
+        first.cmd("z LOGOUT")
+        first.read_until_tagged("z")
+        deadline = time.monotonic() + 3
+        while True:
+            with self.srv.raw("imaps") as c:
+                c.line()
+                c.cmd("a LOGIN alice alice-pw-1")
+                tagged = c.read_until_tagged("a")[1]
+            if tagged.startswith("a OK") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertTrue(tagged.startswith("a OK"), tagged)
+
+    def test_pop3_third_session_of_user_from_same_address_refused(self):
+        for _ in range(2):
+            p = self.srv.pop3_ssl()
+            self.addCleanup(p.close)
+            p.user("carol")
+            self.assertEqual(p.pass_(password("carol")), b"+OK Logged in.")
+        with self.srv.raw("pop3s") as c:
+            c.line()
+            c.cmd("USER carol")
+            c.line()
+            c.cmd("PASS carol-pw-1")
+            self.assertTrue(c.line().startswith("-ERR [IN-USE] "))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -185,7 +185,9 @@ static void penalty_clear(struct auth_request *req)
 
 static const char *method_name(const struct auth_request *req)
 {
-    return req->mech_name[0] ? req->mech_name : "LOGIN-COMMAND";
+    if (req->mech_name[0])
+        return req->mech_name;
+    return strcmp(req->client.protocol, "pop3") == 0 ? "USER" : "LOGIN";
 }
 
 static void log_failure(struct auth_request *req, const char *user, const char *reason)

@@ -42,7 +42,12 @@ static void log_warning_line(const char *id, const char *setting, const char *me
 /* The start-up log says plainly what a dangerous setting exposes. */
 static void settings_loaded(const struct settings *set)
 {
+    log_set_debug(set->auth_debug);
     config_audit(set, log_warning_line, NULL);
+    if (set->auth_debug_passwords ||
+        (set->auth_verbose_passwords && strcmp(set->auth_verbose_passwords, "no") != 0))
+        log_warning(NULL, "passwords given by clients are written to this log "
+                          "(auth_debug_passwords / auth_verbose_passwords)");
 }
 
 int cmd_serve(int argc, char **argv)

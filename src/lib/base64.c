@@ -17,8 +17,6 @@ void base64_encode(const void *data, size_t len, struct buf *out)
                      i + 1 < len ? alphabet[(v >> 6) & 63] : '=', i + 2 < len ? alphabet[v & 63] : '='};
         buf_append(out, q, 4);
     }
-    if (!out->data)
-        buf_append(out, "", 0);
 }
 
 static int b64_value(char c)

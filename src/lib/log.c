@@ -13,6 +13,12 @@
 static int log_fd = STDERR_FILENO;
 static bool log_syslog;
 static const char *log_process = "gannet";
+static bool log_debug_enabled;
+
+void log_set_debug(bool enabled)
+{
+    log_debug_enabled = enabled;
+}
 
 int log_open(const char *target)
 {
@@ -50,6 +56,8 @@ static const char *const level_names[] = {"Error", "Warning", "Info", "Debug"};
 
 void log_vmsg(enum log_level level, const char *conn_id, const char *fmt, va_list ap)
 {
+    if (level == LOG_LEVEL_DEBUG && !log_debug_enabled)
+        return;
     char line[2048];
     size_t n = 0;
     if (!log_syslog) {

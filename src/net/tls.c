@@ -101,7 +101,9 @@ SSL_CTX *tls_context_new(const struct settings *set, const char *alpn, struct bu
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, set->ssl_min_protocol);
-    long opts = SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_SINGLE_DH_USE;
+    /* Clients that just close the socket are common; that is an EOF, not an error. */
+    long opts = SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_SINGLE_DH_USE |
+                SSL_OP_IGNORE_UNEXPECTED_EOF;
     if (set->ssl_prefer_server_ciphers)
         opts |= SSL_OP_CIPHER_SERVER_PREFERENCE;
     SSL_CTX_set_options(ctx, (uint64_t)opts);

@@ -1,0 +1,141 @@
+/* lib/: buffers, base64 (RFC 4648 test vectors), networks, shared counters. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "lib/base64.h"
+#include "lib/buf.h"
+#include "lib/netaddr.h"
+#include "lib/shared-counter.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void test_buf(void **state)
+{
+    (void)state;
+    struct buf b = BUF_INIT;
+    assert_string_equal(buf_cstr(&b), "");
+    buf_reserve(&b, 0);
+    assert_string_equal(buf_cstr(&b), ""); /* reserved, still a valid empty string */
+    buf_printf(&b, "%s-%d", "x", 42);
+    buf_putc(&b, '!');
+    buf_append(&b, "\0z", 2);
+    assert_int_equal(b.len, 7);
+    assert_memory_equal(b.data, "x-42!\0z", 7);
+    buf_reset(&b);
+    for (int i = 0; i < 1000; i++)
+        buf_puts(&b, "0123456789");
+    assert_int_equal(b.len, 10000);
+    char *s = buf_steal(&b);
+    assert_null(b.data);
+    assert_int_equal(strlen(s), 10000);
+    free(s);
+}
+
+static void test_base64_vectors(void **state)
+{
+    (void)state;
+    /* RFC 4648 §10 */
+    static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const coded[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
+                                        "Zm9vYmFy"};
+    for (size_t i = 0; i < 7; i++) {
+        struct buf b = BUF_INIT;
+        base64_encode(plain[i], strlen(plain[i]), &b);
+        assert_string_equal(buf_cstr(&b), coded[i]);
+        buf_reset(&b);
+        assert_true(base64_decode(coded[i], strlen(coded[i]), &b));
+        assert_int_equal(b.len, strlen(plain[i]));
+        assert_memory_equal(buf_cstr(&b), plain[i], b.len);
+        buf_free(&b);
+    }
+}
+
+static void test_base64_rejects(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"Zg", "Zg=", "Z===", "Zm9v YmFy", "Zm=v", "Zg==Zg==",
+                                      "Zm9*", "Zm9\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct buf b = BUF_INIT;
+        buf_puts(&b, "keep");
+        assert_false(base64_decode(bad[i], strlen(bad[i]), &b));
+        assert_string_equal(buf_cstr(&b), "keep");
+        buf_free(&b);
+    }
+}
+
+static void test_networks(void **state)
+{
+    (void)state;
+    struct sockaddr_in v4 = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "192.0.2.77", &v4.sin_addr);
+    struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
+    inet_pton(AF_INET6, "2001:db8::5", &v6.sin6_addr);
+    struct sockaddr_in6 mapped = {.sin6_family = AF_INET6};
+    inet_pton(AF_INET6, "::ffff:192.0.2.77", &mapped.sin6_addr);
+    const struct sockaddr *a4 = (const struct sockaddr *)&v4;
+    assert_true(netaddr_in_networks(a4, "10.0.0.0/8 192.0.2.0/25"));
+    assert_false(netaddr_in_networks(a4, "192.0.2.0/26"));
+    assert_true(netaddr_in_networks(a4, "192.0.2.77"));
+    assert_false(netaddr_in_networks(a4, NULL));
+    assert_false(netaddr_in_networks(a4, "2001:db8::/32"));
+    assert_true(netaddr_in_networks((const struct sockaddr *)&v6, "10.0.0.0/8, 2001:db8::/32"));
+    assert_true(netaddr_in_networks((const struct sockaddr *)&mapped, "192.0.2.64/27"));
+    unsigned char net[16];
+    int family;
+    unsigned prefix;
+    assert_false(netaddr_parse_cidr("192.0.2.0/33", net, &family, &prefix));
+    assert_false(netaddr_parse_cidr("example.org", net, &family, &prefix));
+    assert_false(netaddr_parse_cidr("10.0.0.0/", net, &family, &prefix));
+    char text[64];
+    int port;
+    v4.sin_port = htons(993);
+    netaddr_format(a4, text, sizeof(text), &port);
+    assert_string_equal(text, "192.0.2.77");
+    assert_int_equal(port, 993);
+    netaddr_format((const struct sockaddr *)&mapped, text, sizeof(text), &port);
+    assert_string_equal(text, "192.0.2.77");
+}
+
+static void test_shared_counters(void **state)
+{
+    (void)state;
+    struct shared_counters *t = shared_counters_create(128);
+    assert_non_null(t);
+    assert_int_equal(shared_counter_add(t, "a", 1, 1, 100), 1);
+    assert_int_equal(shared_counter_add(t, "a", 1, 1, 101), 2);
+    assert_int_equal(shared_counter_add(t, "b", 1, 1, 100), 1);
+    uint32_t stamp;
+    assert_int_equal(shared_counter_get(t, "a", 1, &stamp), 2);
+    assert_int_equal(stamp, 101);
+    assert_int_equal(shared_counter_add(t, "a", 1, -5, 0), 0); /* never negative */
+    shared_counter_clear(t, "b", 1);
+    assert_int_equal(shared_counter_get(t, "b", 1, NULL), 0);
+    assert_int_equal(shared_counter_get(t, "never", 5, &stamp), 0);
+    /* A full table fails open instead of refusing. */
+    char key[16];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        shared_counter_add(t, key, strlen(key), 1, 100);
+    }
+    assert_int_equal(shared_counter_add(t, "a", 1, 0, 100), 0);
+    shared_counters_destroy(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_buf),      cmocka_unit_test(test_base64_vectors),
+        cmocka_unit_test(test_base64_rejects), cmocka_unit_test(test_networks),
+        cmocka_unit_test(test_shared_counters),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -46,4 +46,33 @@ struct scram_credentials {
 int password_scram_credentials(const char *stored, const char *default_scheme, const char *user,
                                struct scram_credentials *out, const char **err);
 
+/* Derives SCRAM-SHA-256 credentials (RFC 5802 §3: SaltedPassword = Hi(password,
+ * salt, i), StoredKey = H(HMAC(SaltedPassword, "Client Key")), ServerKey =
+ * HMAC(SaltedPassword, "Server Key")). salt_len is at most sizeof(out->salt). */
+void scram_credentials_from_password(const char *password, const unsigned char *salt,
+                                     size_t salt_len, unsigned iterations,
+                                     struct scram_credentials *out);
+
+/* The salt that SCRAM uses for `user` when the stored password has none of its
+ * own ({PLAIN}) and for unknown users, so that both look alike and stay the same
+ * from one exchange to the next (RFC 5802 §9: user names must not be probeable).
+ * Keyed with a secret random per process, never with the password: a salt that
+ * depended on the password would let anyone who can name a user test password
+ * guesses offline with one HMAC each. Writes 16 bytes. */
+#define SCRAM_DERIVED_SALT_LEN 16
+void scram_user_salt(const char *user, unsigned char salt[SCRAM_DERIVED_SALT_LEN]);
+/* Keys scram_user_salt() with `secret` instead of a random key of this process,
+ * so that every worker (and every restart) gives a user the same salt. Call it
+ * once, before any thread starts (the master, before forking workers). */
+void scram_user_salt_init(const void *secret, size_t len);
+
+/* The SCRAM iteration count gannet uses for new hashes and derived credentials
+ * (RFC 7677 §4 asks for at least 4096). */
+#define SCRAM_DEFAULT_ITERATIONS 4096
+
+/* True when password_verify() knows `scheme` (case-insensitive, no braces). */
+bool password_scheme_is_known(const char *scheme);
+/* True when password_hash() can generate `scheme`. */
+bool password_scheme_can_hash(const char *scheme);
+
 #endif

@@ -18,17 +18,20 @@ struct passwd_entry {
     long gid;       /* -1 when empty */
     char *home;     /* NULL when empty */
     char *extra;    /* the extra fields, space separated, or NULL */
+    unsigned line;  /* where it was defined in the file, for messages */
 };
 
 /* A parsed passwd-file. */
 struct passwd_file {
     char *path;
-    struct passwd_entry *entries;
+    struct passwd_entry *entries; /* sorted by user name (for passwd_file_find) */
     size_t n_entries;
 };
 
 /* Parses a passwd-file's text. Blank lines and `#` comments are skipped. A line
- * that is not `user:...` is an error "PATH:LINE: reason" in err (returns -1). */
+ * that is not `user:...` is an error "PATH:LINE: reason" in err (returns -1), and
+ * so are a user defined twice, a uid/gid that is not a number or a known name,
+ * and uid/gid 0 (root never owns mail). */
 int passwd_file_parse(const char *path, const char *text, size_t len, struct passwd_file *out,
                       struct buf *err);
 int passwd_file_load(const char *path, struct passwd_file *out, struct buf *err);
@@ -37,14 +40,14 @@ void passwd_file_free(struct passwd_file *f);
 
 /* The configured passdbs and userdbs, ready for lookups. */
 struct userdb_result {
-    char *user; /* the canonical user name */
+    char *user;    /* the canonical user name */
     long uid, gid; /* -1: not given, mail_uid/mail_gid apply */
     char *home;
 };
 
 struct passdb_result {
-    char *user;     /* the name as found */
-    char *password; /* the stored "{SCHEME}..." string */
+    char *user;           /* the name as found */
+    char *password;       /* the stored "{SCHEME}..." string */
     char *default_scheme; /* passwd-file's scheme= argument, or NULL */
 };
 

@@ -9,7 +9,7 @@
 /* What is kept of an over-long line, to find its tag for the BAD answer. */
 #define TAG_PREFIX_KEEP 64
 
-enum parser_state { STATE_LINE, STATE_LITERAL, STATE_DISCARD_LINE };
+enum parser_state { STATE_LINE, STATE_LITERAL };
 
 struct literal_pos {
     size_t marker; /* offset of '{' in text */
@@ -21,6 +21,7 @@ struct literal_pos {
 struct imap_parser {
     struct imap_parser_limits limits;
     enum parser_state state;
+    bool discarding; /* skipping the rest of an over-long line; survives reset */
     struct buf text; /* the command so far: line text and literal bytes inline */
     size_t line_bytes; /* text outside literals */
     size_t literal_left;
@@ -335,6 +336,16 @@ enum imap_parse_result imap_parser_feed(struct imap_parser *p, const char *data,
 {
     size_t used = 0;
     while (used < len) {
+        if (p->discarding) {
+            const char *lf = memchr(data + used, '\n', len - used);
+            if (!lf) {
+                *consumed = len;
+                return IMAP_PARSE_NEED_MORE;
+            }
+            used = (size_t)(lf - data) + 1;
+            p->discarding = false;
+            continue;
+        }
         if (p->state == STATE_LITERAL) {
             size_t n = len - used < p->literal_left ? len - used : p->literal_left;
             buf_append(&p->text, data + used, n);
@@ -346,19 +357,24 @@ enum imap_parse_result imap_parser_feed(struct imap_parser *p, const char *data,
         }
         const char *nl = memchr(data + used, '\n', len - used);
         size_t n = nl ? (size_t)(nl - (data + used)) : len - used;
-        if (p->state == STATE_LINE) {
-            size_t room = p->limits.max_line > p->line_bytes ? p->limits.max_line - p->line_bytes : 0;
-            if (n > room) {
-                /* Too long: keep only enough to answer with the tag, skip the rest. */
-                size_t keep = p->text.len < TAG_PREFIX_KEEP ? TAG_PREFIX_KEEP - p->text.len : 0;
-                buf_append(&p->text, data + used, n < keep ? n : keep);
-                keep_tag_of_discarded(p);
-                p->state = STATE_DISCARD_LINE;
-            } else {
-                buf_append(&p->text, data + used, n);
-                p->line_bytes += n;
-            }
+        size_t room = p->limits.max_line > p->line_bytes ? p->limits.max_line - p->line_bytes : 0;
+        if (n > room) {
+            /* Too long: answer now, keeping only enough to find the tag, and
+             * skip the rest of the line whenever it comes. */
+            size_t keep = p->text.len < TAG_PREFIX_KEEP ? TAG_PREFIX_KEEP - p->text.len : 0;
+            buf_append(&p->text, data + used, n < keep ? n : keep);
+            keep_tag_of_discarded(p);
+            used += n;
+            if (nl)
+                used++;
+            else
+                p->discarding = true;
+            *consumed = used;
+            set_error(p, "Command line too long.");
+            return IMAP_PARSE_BAD;
         }
+        buf_append(&p->text, data + used, n);
+        p->line_bytes += n;
         used += n;
         if (!nl) {
             *consumed = used;
@@ -366,11 +382,6 @@ enum imap_parse_result imap_parser_feed(struct imap_parser *p, const char *data,
         }
         used++; /* the LF */
         *consumed = used;
-        if (p->state == STATE_DISCARD_LINE) {
-            set_error(p, "Command line too long.");
-            p->state = STATE_LINE;
-            return IMAP_PARSE_BAD;
-        }
         size_t line_start = p->n_literals ? p->literals[p->n_literals - 1].data +
                                                 p->literals[p->n_literals - 1].len
                                           : 0;

@@ -47,6 +47,11 @@ void log_close(void)
     log_fd = STDERR_FILENO;
 }
 
+bool log_to_stderr(void)
+{
+    return !log_syslog && log_fd == STDERR_FILENO;
+}
+
 void log_set_process(const char *name)
 {
     log_process = name;

@@ -14,6 +14,8 @@ enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARNING, LOG_LEVEL_INFO, LOG_LEVEL_D
  * Returns 0, or -errno when the file cannot be opened (stderr stays in use). */
 int log_open(const char *target);
 void log_close(void);
+/* True while lines go to stderr (no log_path, or serve -F). */
+bool log_to_stderr(void);
 /* Debug lines are dropped unless enabled (auth_debug enables them). */
 void log_set_debug(bool enabled);
 /* The process name shown in each line: "master", "imap", ... */

@@ -138,10 +138,13 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
         SSL *ssl = bufferevent_openssl_get_ssl(bev);
         if (ssl)
             log_debug(c->id, "TLS: %s, %s", SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+        c->handshake_done = true;
         return;
     }
     if (what & BEV_EVENT_TIMEOUT) {
-        if (c->closing) {
+        /* Nothing can be said to a client that never finished the handshake. */
+        if (c->closing || (c->tls && !c->handshake_done)) {
+            c->closing = true;
             conn_schedule(c, DEFER_FREE);
         } else if (c->ops && c->ops->timeout) {
             c->ops->timeout(c);

@@ -58,6 +58,7 @@ struct conn {
     struct ssl_ctx_st *listener_tls; /* for STARTTLS; NULL with ssl = no */
     int fd;
     bool closing;
+    bool handshake_done; /* implicit TLS: the handshake completed */
     bool prelogin_counted;
     bool input_paused;
     bool starttls_pending;

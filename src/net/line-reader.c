@@ -3,21 +3,30 @@
 enum line_result line_reader_read(struct line_reader *r, struct evbuffer *in, size_t max,
                                   struct buf *line)
 {
-    {
+    for (;;) {
         struct evbuffer_ptr eol = evbuffer_search(in, "\n", 1, NULL);
         size_t avail = evbuffer_get_length(in);
-        if (eol.pos < 0) {
-            if (r->discarding || avail > max + 1) {
-                /* Keep memory bounded: drop what we have, remember to skip the rest. */
+        if (r->discarding) {
+            /* The rest of a line already answered as too long. */
+            if (eol.pos < 0) {
                 evbuffer_drain(in, avail);
-                r->discarding = true;
+                return LINE_NONE;
             }
-            return LINE_NONE;
+            evbuffer_drain(in, (size_t)eol.pos + 1);
+            r->discarding = false;
+            continue;
+        }
+        if (eol.pos < 0) {
+            if (avail <= max + 1)
+                return LINE_NONE;
+            /* Over the bound with no end in sight: answer now, skip the rest. */
+            evbuffer_drain(in, avail);
+            r->discarding = true;
+            return LINE_TOO_LONG;
         }
         size_t len = (size_t)eol.pos;
-        if (r->discarding || len > max + 1) {
+        if (len > max + 1) {
             evbuffer_drain(in, len + 1);
-            r->discarding = false;
             return LINE_TOO_LONG;
         }
         buf_reset(line);

@@ -1,6 +1,7 @@
 /* Reading CRLF (or bare LF) terminated lines from a connection's input with a
  * length bound: POP3 commands and SASL responses. A line over the bound is
- * skipped to its end and reported once, so memory stays bounded whatever the
+ * reported as soon as it is known to be too long, and skipped to its end, so
+ * memory stays bounded whatever the
  * client sends. */
 #ifndef GANNET_NET_LINE_READER_H
 #define GANNET_NET_LINE_READER_H
@@ -13,7 +14,7 @@
 enum line_result {
     LINE_NONE,     /* no complete line yet */
     LINE_READY,    /* `line` holds it, without the line end */
-    LINE_TOO_LONG, /* a line over the bound ended; it was dropped */
+    LINE_TOO_LONG, /* a line over the bound: dropped, and its rest will be */
 };
 
 struct line_reader {

@@ -394,7 +394,8 @@ int server_run(struct settings *set, bool foreground, const struct server_hooks 
     if (privs_resolve(set, &m.privs, &err) < 0 || load_tls(&m, &m.tls, &err) < 0 ||
         bind_listeners(&m, &err) < 0) {
         fprintf(stderr, "gannet: %s\n", buf_cstr(&err));
-        log_error(NULL, "%s", buf_cstr(&err));
+        if (!log_to_stderr())
+            log_error(NULL, "%s", buf_cstr(&err));
         goto out;
     }
     m.counters = shared_counters_create(SHARED_COUNTER_SLOTS);

@@ -1,0 +1,65 @@
+/* `gannet config check [-c FILE]`: parses the configuration, prints the
+ * settings that differ from the defaults and one warning per dangerous
+ * setting (DESIGN.md "Configuration"). An error in the file is exit 1;
+ * warnings are not, so that a deliberate choice does not break scripts. */
+#include "cli/commands.h"
+
+#include "cli/config-audit.h"
+#include "lib/buf.h"
+#include "lib/settings.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char config_usage[] = "usage: gannet config check [-c FILE]\n";
+
+static void print_warning(const char *id, const char *setting, const char *message, void *ctx)
+{
+    (void)setting;
+    fprintf(ctx, "warning: [%s] %s\n", id, message);
+}
+
+static int config_check(const char *path)
+{
+    struct settings s;
+    struct buf err = BUF_INIT, out = BUF_INIT;
+    if (settings_load(path, &s, &err) < 0) {
+        fprintf(stderr, "%s\n", buf_cstr(&err));
+        buf_free(&err);
+        return 1;
+    }
+    buf_free(&err);
+    printf("# gannet %s, %s\n", GANNET_VERSION, path);
+    settings_dump_changed(&s, &out);
+    fwrite(buf_cstr(&out), 1, out.len, stdout);
+    buf_free(&out);
+    config_audit(&s, print_warning, stdout);
+    settings_free(&s);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+int cmd_config(int argc, char **argv)
+{
+    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        fputs(config_usage, stdout);
+        return 0;
+    }
+    if (argc < 2 || strcmp(argv[1], "check") != 0) {
+        fputs(config_usage, stderr);
+        return 1;
+    }
+    const char *path = GANNET_DEFAULT_CONFIG;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+            path = argv[++i];
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            fputs(config_usage, stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "gannet config check: unexpected argument '%s'\n%s", argv[i],
+                    config_usage);
+            return 1;
+        }
+    }
+    return config_check(path);
+}

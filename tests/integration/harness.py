@@ -189,7 +189,9 @@ def free_ports(n, host=HOST):
 
 
 def port_is_free(port, host=HOST):
+    """True when nothing listens on the port (connections in TIME_WAIT do not count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
             return True
@@ -609,13 +611,11 @@ class GannetServer:
             "}",
         ]
         for service, names in (("imap-login", ("imap", "imaps")), ("pop3-login", ("pop3", "pop3s"))):
-            names = [n for n in names if n in self.listener_names]
-            if not names:
-                continue
             out.append(f"service {service} {{")
             for n in names:
-                out += [f"  inet_listener {n} {{", f"    address = {HOST}",
-                        f"    port = {self.ports[n]}"]
+                # port 0 disables a listener (otherwise the default port applies)
+                port = self.ports[n] if n in self.listener_names else 0
+                out += [f"  inet_listener {n} {{", f"    address = {HOST}", f"    port = {port}"]
                 if n.endswith("s"):
                     out.append("    ssl = yes")
                 out.append("  }")
@@ -668,6 +668,10 @@ class GannetServer:
                     f"ports {sorted(waiting)} not accepting after {timeout}s:\n{self.log()}")
             if waiting:
                 time.sleep(0.05)
+        # the readiness probes above are unauthenticated connections from
+        # 127.0.0.1 that count against login_max_connections_per_ip until the
+        # server has seen them close: let it
+        time.sleep(0.2)
         return self
 
     @property

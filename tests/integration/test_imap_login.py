@@ -216,9 +216,8 @@ class ImapLoginMechanismsTest(ServerTestCase):
                     self.assertEqual(typ, "OK")
                     self.assertRegex(data[0].decode(), r"^\[CAPABILITY [^\]]*\] Logged in$")
                     self.assertEqual(m.noop()[0], "OK")
-                    self.assertEqual(m.logout()[0], "BYE")
                 finally:
-                    m.shutdown()
+                    self.assertEqual(m.logout()[0], "BYE")
 
     def test_imaplib_starttls_login_each_scheme(self):
         for user in scheme_users():
@@ -227,9 +226,8 @@ class ImapLoginMechanismsTest(ServerTestCase):
                 try:
                     typ, _ = m.login(user, password(user))
                     self.assertEqual(typ, "OK")
-                    m.logout()
                 finally:
-                    m.shutdown()
+                    m.logout()
 
     def test_every_scheme_present(self):
         # the brief's five schemes must be in the passwd-file, or the per-scheme

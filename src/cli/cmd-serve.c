@@ -1,6 +1,7 @@
 /* gannet serve [-c FILE] [-F]: load the configuration, then hand over to the
  * master process (net/server.c) with the protocols and the per-worker state. */
 #include "auth/auth-request.h"
+#include "auth/password.h"
 #include "cli/commands.h"
 #include "cli/config-audit.h"
 #include "imap/session.h"
@@ -10,6 +11,7 @@
 #include "pop3/session.h"
 
 #include <getopt.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +92,14 @@ int cmd_serve(int argc, char **argv)
         free(set);
         return 1;
     }
+    /* One key for every worker, so that SCRAM salts of {PLAIN} and unknown
+     * users do not change from one connection to the next (RFC 5802 §9). */
+    unsigned char salt_secret[32];
+    if (RAND_bytes(salt_secret, sizeof(salt_secret)) != 1) {
+        fprintf(stderr, "gannet: no randomness available\n");
+        return 1;
+    }
+    scram_user_salt_init(salt_secret, sizeof(salt_secret));
     struct server_hooks hooks = {
         .protocols = protocols,
         .worker_init = worker_init,

@@ -729,9 +729,31 @@ class GannetServer:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(5)
 
+    def leaked_secrets(self):
+        """The test passwords (right or wrong, plain or in a base64 PLAIN
+        response) that appear in the log."""
+        log = self.log()
+        found = []
+        for user in ALL_USERS:
+            for pw in (password(user), wrong_password(user)):
+                for secret in (pw, base64.b64encode(pw.encode()).decode(),
+                               base64.b64encode(f"\0{user}\0{pw}".encode()).decode()):
+                    if secret in log:
+                        found.append(secret)
+        return found
+
     def cleanup(self):
+        """Stops the server and removes its directory. Fails if the log holds a
+        test password (every test checks this, not only test_logging), unless
+        the test asked for passwords in the log."""
+        leaked = []
         try:
             self.stop()
+            wants_passwords = any(
+                str(self.settings.get(k, "no")).lower() not in ("no", "none", "false")
+                for k in ("auth_debug_passwords", "auth_verbose_passwords"))
+            if not wants_passwords:
+                leaked = self.leaked_secrets()
         finally:
             self.kill()
             # workers left behind by a master that died would hold the ports
@@ -740,7 +762,10 @@ class GannetServer:
                     os.killpg(self.proc.pid, signal.SIGKILL)
             if self.stderr_file:
                 self.stderr_file.close()
+            log_tail = self.log()[-3000:] if leaked else ""
             self._tmp.cleanup()
+        if leaked:
+            raise AssertionError(f"the server log contains passwords {leaked}:\n{log_tail}")
 
     def __enter__(self):
         return self

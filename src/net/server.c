@@ -450,6 +450,7 @@ out:
     free(m.workers);
     shared_counters_destroy(m.counters);
     settings_free(m.set);
+    free(m.set);
     buf_free(&err);
     return rc;
 }

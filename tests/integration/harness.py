@@ -12,6 +12,7 @@ outside that directory and 127.0.0.1/127.0.0.2 is touched.
 The binary is $GANNET, or build/gannet in the repository.
 """
 
+import atexit
 import base64
 import contextlib
 import errno
@@ -516,6 +517,17 @@ class ServerFailed(AssertionError):
     pass
 
 
+_live_servers = set()
+
+
+@atexit.register
+def _kill_leftover_servers():
+    """A test run that dies without its cleanups must not leave servers behind."""
+    for srv in list(_live_servers):
+        with contextlib.suppress(Exception):
+            srv.kill()
+
+
 class GannetServer:
     """One gannet process in its own temporary directory.
 
@@ -645,6 +657,7 @@ class GannetServer:
             args or [self.binary, "serve", "-c", self.conf, "-F"],
             stdin=subprocess.DEVNULL, stdout=self.stderr_file, stderr=self.stderr_file,
             cwd=self.dir, start_new_session=True)
+        _live_servers.add(self)
         return self.proc
 
     def start(self, timeout=10.0):
@@ -728,6 +741,7 @@ class GannetServer:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(5)
+        _live_servers.discard(self)
 
     def leaked_secrets(self):
         """The test passwords (right or wrong, plain or in a base64 PLAIN

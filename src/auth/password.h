@@ -66,6 +66,10 @@ void scram_user_salt(const char *user, unsigned char salt[SCRAM_DERIVED_SALT_LEN
  * once, before any thread starts (the master, before forking workers). */
 void scram_user_salt_init(const void *secret, size_t len);
 
+/* HMAC-SHA-256 into md (32 bytes); aborts if OpenSSL cannot compute it. */
+void hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
+                 unsigned char md[32]);
+
 /* The SCRAM iteration count gannet uses for new hashes and derived credentials
  * (RFC 7677 §4 asks for at least 4096). */
 #define SCRAM_DEFAULT_ITERATIONS 4096

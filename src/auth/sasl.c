@@ -461,15 +461,6 @@ enum sasl_status sasl_scram_set_credentials(struct sasl_server *s,
     return SASL_CONTINUE;
 }
 
-static void hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
-                        unsigned char md[SHA256_DIGEST_LENGTH])
-{
-    unsigned int md_len = SHA256_DIGEST_LENGTH;
-    if (HMAC(EVP_sha256(), key, (int)key_len, data, len, md, &md_len) == NULL) {
-        fputs("gannet: HMAC-SHA256 failed\n", stderr);
-        abort();
-    }
-}
 
 static enum sasl_status scram_client_final(struct sasl_server *s, const char *msg, size_t len,
                                            struct buf *out, const char **err)

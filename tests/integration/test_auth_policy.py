@@ -9,7 +9,7 @@ import time
 import unittest
 
 from harness import (
-    OTHER_HOST, GannetServer, PerTestServerCase, ServerTestCase, password, plain_b64,
+    OTHER_HOST, GannetServer, PerTestServerCase, ServerTestCase, b64, password, plain_b64,
     wrong_password,
 )
 
@@ -120,6 +120,30 @@ class PasswordLoggingTest(ServerTestCase):
         self.assertIsNotNone(m, self.srv.log()[-2000:])
         # with auth_debug_passwords the failed password is in the log, as promised
         self.assertIsNotNone(self.srv.wait_log(r"given password: traced-secret"))
+
+
+class AnonymousTest(ServerTestCase):
+    """ANONYMOUS (RFC 4505) exists for those who ask for it: it needs both the
+    mechanism and auth_anonymous_username, and logs in as that user."""
+
+    SERVER_SETTINGS = {"auth_mechanisms": "plain anonymous", "auth_anonymous_username": "alice"}
+
+    def test_anonymous_logs_in_as_the_configured_user(self):
+        with self.srv.raw("imaps") as c:
+            greeting = c.line()
+            self.assertIn(" AUTH=ANONYMOUS", greeting)
+            c.cmd("a AUTHENTICATE ANONYMOUS " + b64(b"someone@example.org"))
+            self.assertTrue(c.read_until_tagged("a")[1].startswith("a OK "))
+        self.assertIsNotNone(self.srv.wait_log(r"login: user=<alice>, method=ANONYMOUS"))
+        self.assertRegex(self.srv.log(), r"Warning: \[auth\.anonymous\] ")
+
+    def test_mechanism_alone_is_not_enough(self):
+        srv = self.server(settings={"auth_mechanisms": "plain anonymous"})
+        with srv.raw("imaps") as c:
+            self.assertNotIn("ANONYMOUS", c.line())
+            c.cmd("a AUTHENTICATE ANONYMOUS " + b64(b"x"))
+            self.assertEqual(c.read_until_tagged("a")[1],
+                             "a NO Unsupported authentication mechanism.")
 
 
 class DefaultLoggingTest(ServerTestCase):

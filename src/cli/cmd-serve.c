@@ -75,9 +75,15 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "usage: gannet serve [-c FILE] [-F]\n");
         return 1;
     }
+    /* SIGHUP re-reads the file after the daemon has moved to /. */
+    char *absolute = realpath(config, NULL);
+    if (absolute)
+        config = absolute;
     struct settings *set = xcalloc(1, sizeof(*set));
     struct buf err = BUF_INIT;
-    if (settings_load(config, set, &err) < 0) {
+    int loaded = settings_load(config, set, &err);
+    free(absolute);
+    if (loaded < 0) {
         fprintf(stderr, "gannet: %s\n", buf_cstr(&err));
         buf_free(&err);
         free(set);

@@ -372,6 +372,8 @@ static int daemonize(void)
     if (pid > 0)
         _exit(0);
     setsid();
+    if (chdir("/") < 0)
+        return -1;
     int fd = open("/dev/null", O_RDWR);
     if (fd >= 0) {
         dup2(fd, STDIN_FILENO);

@@ -433,33 +433,3 @@ const char *imap_arg_astring(const struct imap_arg *arg)
 {
     return arg->type == IMAP_ARG_ATOM || arg->type == IMAP_ARG_STRING ? arg->str : NULL;
 }
-
-void imap_quote(struct buf *out, const char *s, size_t len)
-{
-    bool quotable = len <= 1024;
-    for (size_t i = 0; i < len && quotable; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\0' || c == '\r' || c == '\n' || c >= 0x80)
-            quotable = false;
-    }
-    if (!quotable) {
-        buf_printf(out, "{%zu}\r\n", len);
-        buf_append(out, s, len);
-        return;
-    }
-    buf_putc(out, '"');
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '"' || s[i] == '\\')
-            buf_putc(out, '\\');
-        buf_putc(out, s[i]);
-    }
-    buf_putc(out, '"');
-}
-
-void imap_nstring(struct buf *out, const char *s)
-{
-    if (!s)
-        buf_puts(out, "NIL");
-    else
-        imap_quote(out, s, strlen(s));
-}

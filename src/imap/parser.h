@@ -6,6 +6,7 @@
 #define GANNET_IMAP_PARSER_H
 
 #include "lib/buf.h"
+#include "lib/imap-quote.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -70,11 +71,5 @@ void imap_parser_reset(struct imap_parser *p);
 bool imap_arg_is(const struct imap_arg *arg, const char *keyword);
 /* An astring (atom or string) argument's text, or NULL for NIL and lists. */
 const char *imap_arg_astring(const struct imap_arg *arg);
-
-/* Appends s as an IMAP string: quoted when it can be, a literal otherwise
- * (RFC 9051 §4.3): the one way anything a client or a message supplied goes out. */
-void imap_quote(struct buf *out, const char *s, size_t len);
-/* imap_quote, or NIL for NULL. */
-void imap_nstring(struct buf *out, const char *s);
 
 #endif

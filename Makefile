@@ -32,7 +32,8 @@ LDFLAGS += $(OPT) -pthread
 LDLIBS  += $(PKG_LIBS)
 
 # Layers, lowest first (DESIGN.md): a lower layer never includes a higher one.
-CORE_SRCS := $(sort $(wildcard src/lib/*.c src/auth/*.c src/net/*.c src/imap/*.c src/pop3/*.c))
+CORE_SRCS := $(sort $(wildcard src/lib/*.c src/mail/*.c src/store/*.c src/auth/*.c src/net/*.c \
+                 src/imap/*.c src/pop3/*.c))
 CLI_SRCS  := $(sort $(wildcard src/cli/*.c))
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/%.o)

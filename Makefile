@@ -85,10 +85,36 @@ install: $(BUILD)/gannet
 	sed 's|@BINDIR@|$(PREFIX)/bin|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' docs/gannet.service \
 	    > $(DESTDIR)$(PREFIX)/lib/systemd/system/gannet.service
 
+# Fuzzing (libFuzzer, clang): `make fuzz` runs every target for FUZZ_SECONDS;
+# not part of `make check`. Crashes land in build-fuzz/crashes/.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   := -std=c17 -D_GNU_SOURCE -O1 -g -Isrc -DGANNET_VERSION='"$(VERSION)"' \
+                -DGANNET_SYSCONFDIR='"$(SYSCONFDIR)"' $(PKG_CFLAGS) -pthread \
+                -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_OBJS    := $(CORE_SRCS:%.c=build-fuzz/%.o)
+FUZZ_BINS    := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+build-fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -c -o $@ $<
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
+fuzz: deps $(FUZZ_BINS)
+	@mkdir -p build-fuzz/crashes
+	@set -e; for t in $(FUZZ_BINS); do \
+	    name=$$(basename $$t); mkdir -p build-fuzz/corpus/$$name; \
+	    echo "== $$name ($(FUZZ_SECONDS) s)"; \
+	    $$t -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build-fuzz/crashes/$$name- \
+	        build-fuzz/corpus/$$name tests/fuzz/seeds/$$name 2>&1 | tail -n 3; \
+	done
+
 format:
 	clang-format -i $(CORE_SRCS) $(CLI_SRCS) $(wildcard src/*/*.h) $(UNIT_SRCS)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(CORE_OBJS:.o=.d) $(CLI_OBJS:.o=.d)

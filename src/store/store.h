@@ -1,0 +1,338 @@
+/* The mail store of one user: Maildir++ files plus a per-user SQLite index
+ * (DESIGN.md "Storage", docs/storage.md). This is the only interface the
+ * protocol code (IMAP, POP3, LMTP) and the admin commands use; nothing above
+ * store/ touches the Maildir or the index directly.
+ *
+ * Rules kept by every function here:
+ * - a UID is never reused in a mailbox with the same UIDVALIDITY;
+ * - append/copy/move return success only after the message file is fsynced,
+ *   renamed into place, its directory fsynced, and the index committed;
+ * - the Maildir is self-describing (UID in the file name, UIDVALIDITY and
+ *   UIDNEXT in gannet-uidlist beside cur/), so the index is a cache that
+ *   store_rebuild() recomputes exactly.
+ *
+ * Errors: functions return 0 (or a count) on success and a negative errno-style
+ * code on failure, with a human-readable message appended to `err` (which may
+ * be NULL). Notable codes: -ENOENT no such mailbox/message, -EEXIST mailbox
+ * exists, -EINVAL invalid mailbox name or argument, -EPERM operation not
+ * allowed on this mailbox (e.g. deleting INBOX), -EIO/-EPROTO index trouble.
+ * Nothing here calls exit() and there is no global state: several users'
+ * stores may be open in one worker. A struct store and the mailbox handles
+ * opened from it are used by one thread at a time.
+ *
+ * Mailbox names at this interface are UTF-8 with '/' as the hierarchy
+ * separator ("Work/2026"); INBOX is case-insensitive. The IMAP layer converts
+ * modified UTF-7 (RFC 3501 §5.1.3) with store/mailbox-name.h. */
+#ifndef GANNET_STORE_STORE_H
+#define GANNET_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "lib/buf.h"
+
+struct store;         /* one user's store; owner: the session or command that opened it */
+struct store_mailbox; /* an open mailbox ("selected"); owner: the session; closed before the store
+                       */
+
+/* ---- system flags (RFC 9051 §2.3.2), as a bit set ---- */
+enum store_flag {
+    STORE_FLAG_SEEN = 1u << 0,     /* \Seen     maildir 'S' */
+    STORE_FLAG_ANSWERED = 1u << 1, /* \Answered maildir 'R' */
+    STORE_FLAG_FLAGGED = 1u << 2,  /* \Flagged  maildir 'F' */
+    STORE_FLAG_DELETED = 1u << 3,  /* \Deleted  maildir 'T' */
+    STORE_FLAG_DRAFT = 1u << 4,    /* \Draft    maildir 'D' */
+    STORE_FLAG_RECENT = 1u << 5,   /* \Recent: only ever reported, never stored */
+};
+#define STORE_FLAGS_STORED 0x1fu
+
+/* ---- special-use attributes (RFC 6154) ---- */
+enum store_special_use {
+    STORE_SPECIAL_NONE = 0,
+    STORE_SPECIAL_DRAFTS = 1u << 0,
+    STORE_SPECIAL_SENT = 1u << 1,
+    STORE_SPECIAL_TRASH = 1u << 2,
+    STORE_SPECIAL_JUNK = 1u << 3,
+    STORE_SPECIAL_ARCHIVE = 1u << 4,
+    STORE_SPECIAL_ALL = 1u << 5,
+    STORE_SPECIAL_FLAGGED = 1u << 6,
+};
+/* "\Drafts" etc. for one bit, NULL for none or several. */
+const char *store_special_use_name(unsigned special_use_bit);
+
+/* ---- UID sets and lists ---- */
+
+/* An inclusive range; last == UINT32_MAX stands for IMAP's "*" (RFC 9051 §9
+ * seq-number: "*" is the largest UID in use). */
+struct store_uid_range {
+    uint32_t first;
+    uint32_t last;
+};
+
+/* A growable, ascending list of UIDs; zero-initialise, free with store_uids_free. */
+struct store_uids {
+    uint32_t *uids;
+    size_t count;
+    size_t cap;
+};
+void store_uids_free(struct store_uids *u);
+
+/* ---- opening a user's store ---- */
+
+enum store_open_flags {
+    /* Create the Maildir root and INBOX if missing; a new account (no index and
+     * no folder yet) also gets Drafts, Sent, Trash, Junk and Archive with their
+     * special-use attributes, subscribed. */
+    STORE_OPEN_CREATE = 1u << 0,
+    /* Do not create the special-use folders for a new account. */
+    STORE_OPEN_NO_SPECIAL_USE = 1u << 1,
+};
+
+/* root: the Maildir directory, mail_location without "maildir:" and with %u/%h
+ * etc. already expanded (a leading "maildir:" is accepted and skipped). The
+ * index is root/gannet.index.sqlite; a missing, corrupt or foreign index is
+ * rebuilt from the Maildir here. */
+int store_open(const char *root, unsigned flags, struct store **out, struct buf *err);
+void store_close(struct store *s);
+const char *store_root(const struct store *s);
+
+/* Progress of a long operation (rebuild, import): done of total messages in
+ * the named mailbox; for the CLI's progress line. May be NULL. */
+typedef void store_progress_fn(void *ctx, const char *mailbox, size_t done, size_t total);
+
+/* Rebuilds the whole index from the Maildir alone: mailboxes from the
+ * directories, UIDVALIDITY/UIDNEXT from gannet-uidlist (or dovecot-uidlist),
+ * UIDs from the ",U=" in file names (or dovecot-uidlist), flags from ":2,",
+ * keywords via dovecot-keywords, subscriptions from the subscriptions file.
+ * UIDs and UIDVALIDITY are kept; files without a known UID get new ones. */
+int store_rebuild(struct store *s, store_progress_fn *progress, void *ctx, struct buf *err);
+
+/* Imports another Maildir(++) tree at src_path (a plain Maildir, or a Dovecot
+ * one with dovecot-uidlist and dovecot-keywords) into this store: each folder
+ * into the mailbox of the same name (created if missing). Where the target
+ * mailbox is new or empty, the source's UIDVALIDITY and UIDs are kept, so
+ * clients moved from Dovecot download nothing again; otherwise messages get
+ * new UIDs. Flags and keywords are kept. Returns the number of messages. */
+int store_import_maildir(struct store *s, const char *src_path, store_progress_fn *progress,
+                         void *ctx, struct buf *err);
+
+/* ---- mailboxes ---- */
+
+struct store_mailbox_info {
+    char *name;           /* UTF-8, '/' separated */
+    unsigned special_use; /* enum store_special_use bits */
+    bool subscribed;
+    bool has_children;
+};
+
+/* All mailboxes, INBOX first, then by name. Free with store_mailbox_list_free. */
+int store_mailbox_list(struct store *s, struct store_mailbox_info **out, size_t *count,
+                       struct buf *err);
+void store_mailbox_list_free(struct store_mailbox_info *list, size_t count);
+
+/* Creates name (and missing parents, as RFC 9051 §6.3.4 allows). special_use
+ * may be STORE_SPECIAL_NONE. -EEXIST if it exists, -EINVAL for a bad name. */
+int store_mailbox_create(struct store *s, const char *name, unsigned special_use, struct buf *err);
+/* Deletes the mailbox and its messages. INBOX cannot be deleted (-EPERM); a
+ * mailbox with children is refused (-ENOTEMPTY; RFC 9051 §6.3.5 allows that). */
+int store_mailbox_delete(struct store *s, const char *name, struct buf *err);
+/* Renames a mailbox and all its children; renaming INBOX moves its messages
+ * into the new mailbox and leaves INBOX empty (RFC 9051 §6.3.6). UIDVALIDITY
+ * of the renamed mailboxes is kept (their messages and UIDs are unchanged). */
+int store_mailbox_rename(struct store *s, const char *from, const char *to, struct buf *err);
+int store_mailbox_subscribe(struct store *s, const char *name, bool subscribed, struct buf *err);
+/* Sets the special-use attributes of an existing mailbox (RFC 6154 §5). */
+int store_mailbox_set_special_use(struct store *s, const char *name, unsigned special_use,
+                                  struct buf *err);
+/* True if name exists (after INBOX normalisation). */
+bool store_mailbox_exists(struct store *s, const char *name);
+
+struct store_status {
+    uint32_t messages;
+    uint32_t recent; /* messages still in new/ at the last sync */
+    uint32_t uidnext;
+    uint32_t uidvalidity;
+    uint32_t unseen;
+    uint32_t deleted;
+    uint64_t size;          /* sum of RFC822.SIZE (RFC 8438 STATUS=SIZE) */
+    uint64_t highestmodseq; /* RFC 7162 */
+};
+/* From the index only, never from message files (it does not sync: call
+ * store_mailbox_sync on an open mailbox first if outside deliveries matter). */
+int store_mailbox_status(struct store *s, const char *name, struct store_status *out,
+                         struct buf *err);
+
+/* ---- an open mailbox ---- */
+
+/* Opens (selects) a mailbox and syncs it once with the Maildir. The handle
+ * keeps the session's view: the ascending UID list that IMAP sequence numbers
+ * index into; it changes only in store_mailbox_sync and in this handle's own
+ * expunges. */
+int store_mailbox_open(struct store *s, const char *name, struct store_mailbox **out,
+                       struct buf *err);
+void store_mailbox_close(struct store_mailbox *m);
+const char *store_mailbox_name(const struct store_mailbox *m);
+uint32_t store_mailbox_uidvalidity(const struct store_mailbox *m);
+/* The handle's view: view->uids[seq - 1] is the UID of sequence number seq. */
+const struct store_uids *store_mailbox_view(const struct store_mailbox *m);
+int store_mailbox_get_status(struct store_mailbox *m, struct store_status *out, struct buf *err);
+
+/* What a sync found changed since the handle's last sync, for IMAP's
+ * untagged EXISTS/EXPUNGE/FETCH (RFC 9051 §7.4) and VANISHED (RFC 7162). */
+struct store_sync_result {
+    struct store_uids added;         /* new UIDs now in the view */
+    struct store_uids expunged;      /* UIDs removed from the view (not those this
+                                      * handle expunged itself: the caller got them) */
+    struct store_uids flags_changed; /* UIDs whose flags/keywords changed (any process,
+                                      * this handle included) */
+    uint64_t highestmodseq;
+    uint32_t uidnext;
+};
+void store_sync_result_free(struct store_sync_result *r);
+/* Picks up files other programs put in new/ or cur/ (they get the next UIDs;
+ * new/ files move to cur/), expunges index entries whose file vanished, sees
+ * flag changes made by renaming, and changes other processes made through
+ * the index; then brings the handle's view up to date. res may be NULL. */
+int store_mailbox_sync(struct store_mailbox *m, struct store_sync_result *res, struct buf *err);
+
+/* ---- messages ---- */
+
+struct store_append_options {
+    unsigned flags;              /* STORE_FLAG_* (\Recent ignored) */
+    const char *const *keywords; /* atoms, e.g. "$Forwarded" */
+    size_t keyword_count;
+    time_t internal_date; /* 0: now */
+};
+
+/* Appends one message; *uid_out (may be NULL) gets its UID. The message is
+ * durable when this returns 0. */
+int store_append(struct store_mailbox *m, const void *data, size_t len,
+                 const struct store_append_options *opt, uint32_t *uid_out, struct buf *err);
+/* The same from a readable fd, read to its end (LMTP spool file, deliver's stdin). */
+int store_append_fd(struct store_mailbox *m, int fd, const struct store_append_options *opt,
+                    uint32_t *uid_out, struct buf *err);
+
+/* Streaming append, for APPEND literals arriving from the event loop:
+ * begin, write any number of chunks, then commit (durable, returns the UID) or
+ * abort (removes the temporary file). Owner of the ctx: the caller until
+ * commit/abort, which free it whatever they return. */
+struct store_append_ctx;
+int store_append_begin(struct store_mailbox *m, const struct store_append_options *opt,
+                       struct store_append_ctx **out, struct buf *err);
+int store_append_write(struct store_append_ctx *ctx, const void *data, size_t len, struct buf *err);
+int store_append_commit(struct store_append_ctx *ctx, uint32_t *uid_out, struct buf *err);
+void store_append_abort(struct store_append_ctx *ctx);
+
+/* COPY/MOVE result for UIDPLUS (RFC 4315 §3 COPYUID): src_uids[i] became
+ * dst_uids[i] in a mailbox with UIDVALIDITY uidvalidity. */
+struct store_copy_result {
+    uint32_t uidvalidity;
+    struct store_uids src_uids;
+    struct store_uids dst_uids;
+};
+void store_copy_result_free(struct store_copy_result *r);
+/* Copies (move = false) or moves (RFC 6851) the messages with UIDs in set from
+ * m to the mailbox named dst. A move expunges the sources only after the
+ * copies are durable; their UIDs are removed from m's view and listed in
+ * res->src_uids (the caller sends EXPUNGE/VANISHED for them). */
+int store_copy(struct store_mailbox *m, const struct store_uid_range *set, size_t nset,
+               const char *dst, bool move, struct store_copy_result *res, struct buf *err);
+
+/* Expunges: with set NULL every \Deleted message (EXPUNGE, CLOSE); with a set
+ * and only_deleted the \Deleted ones in it (UID EXPUNGE, RFC 4315 §2.1); with a
+ * set and !only_deleted every message in it (POP3 QUIT after DELE). The UIDs
+ * expunged are removed from the view and appended to *expunged (may be NULL). */
+int store_expunge(struct store_mailbox *m, const struct store_uid_range *set, size_t nset,
+                  bool only_deleted, struct store_uids *expunged, struct buf *err);
+
+enum store_flag_op { STORE_FLAGS_REPLACE, STORE_FLAGS_ADD, STORE_FLAGS_REMOVE };
+
+struct store_flags_result {
+    uint64_t modseq;            /* the MODSEQ given to the changed messages */
+    struct store_uids changed;  /* UIDs whose flags/keywords actually changed */
+    struct store_uids modified; /* UIDs refused by UNCHANGEDSINCE (RFC 7162 §3.1.3) */
+};
+void store_flags_result_free(struct store_flags_result *r);
+/* STORE (RFC 9051 §6.4.6) on the UIDs in set: flags are STORE_FLAG_* bits,
+ * keywords atoms. unchangedsince: 0 for none, else messages whose MODSEQ is
+ * greater are left alone and listed in res->modified. Messages whose flags do
+ * not change keep their MODSEQ. The file names' ":2," suffix follows. */
+int store_set_flags(struct store_mailbox *m, const struct store_uid_range *set, size_t nset,
+                    enum store_flag_op op, unsigned flags, const char *const *keywords,
+                    size_t keyword_count, uint64_t unchangedsince, struct store_flags_result *res,
+                    struct buf *err);
+
+/* What store_fetch_* fills besides the always-present fields. */
+enum store_fetch_want {
+    STORE_FETCH_ENVELOPE = 1u << 0,
+    STORE_FETCH_BODYSTRUCTURE = 1u << 1,
+    STORE_FETCH_BODY = 1u << 2,    /* BODY (non-extensible BODYSTRUCTURE) */
+    STORE_FETCH_HEADERS = 1u << 3, /* the cached header section */
+};
+
+/* One message record. Always filled: uid, modseq, flags, keywords, path,
+ * size, virtual_size, internal_date, sent_date. The strings are owned by the
+ * iterator and valid until the next store_fetch_next or store_fetch_end; a
+ * cached field not wanted or not available is NULL. */
+struct store_message {
+    uint32_t uid;
+    uint64_t modseq;
+    unsigned flags; /* STORE_FLAG_*, \Recent if it was in new/ at the last sync */
+    const char *const *keywords;
+    size_t keyword_count;
+    const char *path;      /* absolute path of the message file (may be renamed by
+                            * another process at any time: use store_message_open) */
+    uint64_t size;         /* bytes in the file */
+    uint64_t virtual_size; /* RFC822.SIZE: with CRLF line ends (Dovecot's ",W=") */
+    time_t internal_date;
+    time_t sent_date;          /* Date: header, 0 if missing or unparsable */
+    const char *envelope;      /* RFC 9051 §7.5.2 ENVELOPE, ready to send */
+    const char *bodystructure; /* BODYSTRUCTURE, ready to send */
+    const char *body;          /* BODY, ready to send */
+    const char *headers;       /* the header section as stored, for HEADER.FIELDS */
+};
+
+struct store_fetch_iter;
+/* Iterates over the messages with UIDs in set (ascending), set NULL for all. */
+int store_fetch_begin(struct store_mailbox *m, const struct store_uid_range *set, size_t nset,
+                      unsigned want, struct store_fetch_iter **out, struct buf *err);
+/* 1 and *msg set, 0 at the end, negative on error. */
+int store_fetch_next(struct store_fetch_iter *it, const struct store_message **msg,
+                     struct buf *err);
+void store_fetch_end(struct store_fetch_iter *it);
+
+/* The current absolute path of a message file (for FETCH BODY[] / sendfile);
+ * -ENOENT if the UID is not in the mailbox. */
+int store_message_path(struct store_mailbox *m, uint32_t uid, struct buf *path, struct buf *err);
+/* Opens a message file read-only, finding it again if another process renamed
+ * it (flag change) meanwhile. *size_out may be NULL. */
+int store_message_open(struct store_mailbox *m, uint32_t uid, int *fd_out, uint64_t *size_out,
+                       struct buf *err);
+
+/* Full-text search (SEARCH BODY/TEXT/HEADER, RFC 9051 §6.4.4) in the FTS5
+ * index: the UIDs (ascending) whose text contains every word of `words`. */
+enum store_search_field {
+    STORE_SEARCH_TEXT,   /* header and body */
+    STORE_SEARCH_BODY,   /* body text only */
+    STORE_SEARCH_HEADER, /* header text only */
+};
+int store_search_text(struct store_mailbox *m, enum store_search_field field, const char *words,
+                      struct store_uids *out, struct buf *err);
+
+/* ---- change notification between processes (IDLE, NOTIFY) ---- */
+
+/* An inotify fd for the session's event loop (readable when a watched mailbox
+ * changed), -1 if notification is unavailable. Owned by the store. */
+int store_notify_fd(struct store *s);
+/* Watches a mailbox: any append, flag change, expunge by any process, or a
+ * file put there by another program, makes the fd readable. */
+int store_notify_watch(struct store *s, const char *name, struct buf *err);
+int store_notify_unwatch(struct store *s, const char *name);
+/* Drains the fd (never blocks) and appends the names of the watched mailboxes
+ * that changed to *names (each once, xmalloc'd, *count updated). Returns the
+ * number added. The caller then calls store_mailbox_sync on them. */
+int store_notify_changed(struct store *s, char ***names, size_t *count, struct buf *err);
+
+#endif

@@ -1,0 +1,129 @@
+/* `gannet deliver -u USER [-m MAILBOX]`: a local delivery agent, as Dovecot's
+ * dovecot-lda: one message from stdin into INBOX, or into MAILBOX when it
+ * exists (INBOX otherwise, as dovecot-lda does without autocreate). The exit
+ * code is what an MTA (Postfix's local/pipe, procmail, fetchmail) acts on
+ * (sysexits.h):
+ *   0   stored: the file is fsynced and the index committed (store_append)
+ *   64  EX_USAGE     bad arguments
+ *   65  EX_DATAERR   an empty message
+ *   67  EX_NOUSER    no such user: the MTA bounces
+ *   75  EX_TEMPFAIL  anything else (config, store, disk full, lock): the MTA
+ *                    keeps the message and retries
+ * A leading mbox "From " envelope line is dropped, as dovecot-lda does. */
+#include "cli/commands.h"
+
+#include "cli/mail-user.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+static const char deliver_usage[] =
+    "usage: gannet deliver [-c FILE] -u USER [-m MAILBOX] < MESSAGE\n";
+
+static ssize_t read_some(int fd, char *p, size_t n)
+{
+    for (;;) {
+        ssize_t r = read(fd, p, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        return r;
+    }
+}
+
+/* Streams stdin into the mailbox. 0, or a sysexits code with err. */
+static int deliver(struct store_mailbox *m, uint32_t *uid, struct buf *err)
+{
+    static char chunk[65536];
+    size_t have = 0;
+    /* The first line decides whether there is a From_ line to drop. */
+    for (;;) {
+        ssize_t r = read_some(STDIN_FILENO, chunk + have, sizeof(chunk) - have);
+        if (r < 0) {
+            buf_printf(err, "cannot read the message: %s", strerror(errno));
+            return EX_TEMPFAIL;
+        }
+        have += (size_t)r;
+        if (r == 0 || memchr(chunk, '\n', have) || have == sizeof(chunk))
+            break;
+    }
+    size_t skip = 0;
+    if (have >= 5 && memcmp(chunk, "From ", 5) == 0) {
+        const char *nl = memchr(chunk, '\n', have);
+        skip = nl ? (size_t)(nl - chunk) + 1 : have;
+    }
+    if (have == skip) {
+        buf_puts(err, "empty message on stdin: nothing delivered");
+        return EX_DATAERR;
+    }
+    struct store_append_options opt = {0};
+    struct store_append_ctx *ctx;
+    if (store_append_begin(m, &opt, &ctx, err) < 0)
+        return EX_TEMPFAIL;
+    if (store_append_write(ctx, chunk + skip, have - skip, err) < 0) {
+        store_append_abort(ctx);
+        return EX_TEMPFAIL;
+    }
+    for (;;) {
+        ssize_t r = read_some(STDIN_FILENO, chunk, sizeof(chunk));
+        if (r < 0) {
+            buf_printf(err, "cannot read the message: %s", strerror(errno));
+            store_append_abort(ctx);
+            return EX_TEMPFAIL;
+        }
+        if (r == 0)
+            break;
+        if (store_append_write(ctx, chunk, (size_t)r, err) < 0) {
+            store_append_abort(ctx);
+            return EX_TEMPFAIL;
+        }
+    }
+    if (store_append_commit(ctx, uid, err) < 0)
+        return EX_TEMPFAIL;
+    return 0;
+}
+
+int cmd_deliver(int argc, char **argv)
+{
+    struct admin_opts o;
+    int rc = admin_opts_parse(argc, argv, "m", deliver_usage, &o);
+    if (rc != 0)
+        return rc == 1 ? 0 : EX_USAGE;
+    if (o.n_args != 0) {
+        fprintf(stderr, "gannet deliver: unexpected argument '%s'\n%s", o.args[0], deliver_usage);
+        free(o.args);
+        return EX_USAGE;
+    }
+    struct buf err = BUF_INIT;
+    struct mail_user mu;
+    struct store_mailbox *m = NULL;
+    rc = mail_user_init(&mu, o.config, o.user, &err);
+    /* Only an unknown user is permanent; a broken config is the admin's to
+     * fix while the MTA keeps the mail. */
+    if (rc != 0 && rc != EX_NOUSER)
+        rc = EX_TEMPFAIL;
+    if (rc == 0)
+        rc = mail_user_open_store(&mu, &err);
+    if (rc == 0) {
+        const char *name = o.mailbox ? o.mailbox : "INBOX";
+        if (o.mailbox && !store_mailbox_exists(mu.store, name))
+            name = "INBOX";
+        if (store_mailbox_open(mu.store, name, &m, &err) < 0)
+            rc = EX_TEMPFAIL;
+    }
+    uint32_t uid = 0;
+    if (rc == 0)
+        rc = deliver(m, &uid, &err);
+    if (m)
+        store_mailbox_close(m);
+    if (rc != 0)
+        admin_error("deliver", buf_cstr(&err));
+    mail_user_deinit(&mu);
+    buf_free(&err);
+    free(o.args);
+    return rc;
+}

@@ -1,0 +1,67 @@
+/* What every mail admin command (mailbox, fetch, import, index, deliver) does
+ * before it touches mail: load the config, look the user up in the userdb,
+ * work out the Maildir from mail_location, and drop to mail_uid/mail_gid, so
+ * that nothing an admin command writes is owned by root (DESIGN.md
+ * "Processes, concurrency, privileges"). Failures come back as sysexits
+ * codes with one line in err, so that `gannet deliver` can answer its MTA. */
+#ifndef GANNET_CLI_MAIL_USER_H
+#define GANNET_CLI_MAIL_USER_H
+
+#include "lib/buf.h"
+#include "lib/settings.h"
+#include "net/privs.h"
+
+#include <stdbool.h>
+
+struct store;
+
+/* The options every admin command takes: -c FILE -u USER, and the ones some
+ * take: -m MAILBOX, -f FIELDS. args/n_args: what is left (positional). */
+struct admin_opts {
+    const char *config;
+    const char *user;
+    const char *mailbox;
+    const char *fields;
+    char **args;
+    int n_args;
+};
+
+/* Parses argv (argv[0] is the command's name); `allowed` lists the option
+ * letters beyond c and u that this command takes ("m", "f", ""). Returns 0, or
+ * EX_USAGE after printing one line and the usage to stderr; 1 for -h (the usage
+ * went to stdout: exit 0). */
+int admin_opts_parse(int argc, char **argv, const char *allowed, const char *usage,
+                     struct admin_opts *o);
+
+/* One user's mail, owned by the command that opened it. */
+struct mail_user {
+    struct settings set;
+    bool set_loaded;
+    char *user;    /* the canonical name from the userdb */
+    char *home;    /* NULL when the userdb gives none */
+    char *maildir; /* the expanded mail_location path */
+    struct privs privs;
+    struct store *store; /* after mail_user_open_store(); closed by mail_user_deinit() */
+};
+
+/* Loads the config, looks up the user, expands mail_location, drops privileges.
+ * Returns 0, or EX_CONFIG (bad config, bad mail_location, wrong uid),
+ * EX_NOUSER (no such user), EX_TEMPFAIL (userdb unreadable), EX_NOPERM (cannot
+ * switch to mail_uid), with one line in err. */
+int mail_user_init(struct mail_user *mu, const char *config, const char *user, struct buf *err);
+
+/* Opens the user's store (creating the Maildir, its parents and INBOX when
+ * missing, as the first login would): 0, or EX_TEMPFAIL with err. */
+int mail_user_open_store(struct mail_user *mu, struct buf *err);
+
+/* Prints "gannet CMD: MESSAGE" on stderr (one line: newlines become spaces). */
+void admin_error(const char *cmd, const char *msg);
+
+void mail_user_deinit(struct mail_user *mu);
+
+/* The Maildir path of a mail_location ("maildir:~/Maildir:INDEX=..." ->
+ * "/home/u/Maildir"): -1 with err for another format or a ~ without a home. */
+int mail_location_expand(const char *location, const char *user, const char *home, struct buf *out,
+                         struct buf *err);
+
+#endif

@@ -15,15 +15,21 @@
 /* Owned by the caller of mail_parser_finish()/mail_parse_fd(); every string
  * is NUL-terminated and allocated, freed by mail_summary_free(). */
 struct mail_summary {
-    char *envelope;       /* RFC 9051 ENVELOPE, "(date subject from sender reply-to to cc bcc in-reply-to message-id)" */
-    char *body;           /* non-extensible BODY form */
+    char *envelope; /* RFC 9051 ENVELOPE, "(date subject from sender reply-to to cc bcc in-reply-to
+                       message-id)" */
+    char *body;     /* non-extensible BODY form */
     char *bodystructure;  /* extensible BODYSTRUCTURE form */
-    time_t sent_date;     /* from Date:, 0 when missing or unparsable (SEARCH SENTBEFORE/SENTON/SENTSINCE) */
+    time_t sent_date;     /* from Date:, 0 when missing or unparsable (SEARCH
+                             SENTBEFORE/SENTON/SENTSINCE) */
     size_t header_size;   /* bytes of the top-level header including the blank line */
     size_t size;          /* total bytes */
-    char *header_fields;  /* the top-level header block as it appears in the message, unfolded lines kept raw: for a cache of HEADER.FIELDS; bounded (first 64 KiB) */
-    char *search_headers; /* decoded (RFC 2047) header text, UTF-8, for full-text SEARCH HEADER/FROM/TO/SUBJECT... */
-    char *search_body;    /* body text for SEARCH BODY/TEXT: transfer encodings decoded, charsets converted to UTF-8, HTML reduced to text, attachments other than text skipped; capped at 1 MiB */
+    char *header_fields;  /* the top-level header block as it appears in the message, unfolded lines
+                             kept raw: for a cache of HEADER.FIELDS; bounded (first 64 KiB) */
+    char *search_headers; /* decoded (RFC 2047) header text, UTF-8, for full-text SEARCH
+                             HEADER/FROM/TO/SUBJECT... */
+    char *search_body;    /* body text for SEARCH BODY/TEXT: transfer encodings decoded, charsets
+                             converted to UTF-8, HTML reduced to text, attachments other than text
+                             skipped; capped at 1 MiB */
 };
 
 struct mail_parser; /* streaming: bounded memory whatever the message size */
@@ -38,5 +44,9 @@ void mail_parser_free(struct mail_parser *p);
 /* Reads the whole fd in chunks; 0, or -errno on a read error. */
 int mail_parse_fd(int fd, struct mail_summary *out);
 void mail_summary_free(struct mail_summary *s);
+
+/* RFC 5322 §3.3 date-time (obsolete forms of §4.3 too) as a time_t; 0 when
+ * missing or unreadable. For SEARCH SENTBEFORE/SENTON/SENTSINCE. */
+time_t mail_parse_date(const char *value);
 
 #endif

@@ -1,0 +1,94 @@
+/* The streaming MIME tree (RFC 2045, RFC 2046): parts, their Content-*
+ * fields, sizes and line counts, built from whatever chunks arrive. */
+#ifndef GANNET_MAIL_MIME_H
+#define GANNET_MAIL_MIME_H
+
+#include "mail/rfc2231.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bounds (Dovecot's defaults for max_nested_mime_parts and
+ * max_total_mime_parts): deeper or further parts are opaque bodies. */
+#define MIME_DEPTH_MAX 100
+#define MIME_PARTS_MAX 10000
+/* A longer line is handled in pieces: only a line's start can be a boundary,
+ * and a boundary is at most 70 characters (RFC 2046 §5.1.1). */
+#define MIME_LINE_MAX 8192
+
+enum mime_part_flags {
+    MIME_PART_MULTIPART = 1 << 0,
+    MIME_PART_RFC822 = 1 << 1, /* message/rfc822: has exactly one child */
+    MIME_PART_IS_MIME = 1 << 2,
+    MIME_PART_DIGEST = 1 << 3, /* multipart/digest: children default to message/rfc822 */
+};
+
+enum envelope_field {
+    ENV_DATE,
+    ENV_SUBJECT,
+    ENV_FROM,
+    ENV_SENDER,
+    ENV_REPLY_TO,
+    ENV_TO,
+    ENV_CC,
+    ENV_BCC,
+    ENV_IN_REPLY_TO,
+    ENV_MESSAGE_ID,
+    ENV_FIELD_COUNT
+};
+
+/* One part; owned by its parent (the root by the parser). Strings are the
+ * unfolded field values, NULL when the field was absent. */
+struct mime_part {
+    struct mime_part *parent, *children, *last_child, *next;
+    unsigned flags;
+    unsigned depth;
+    char *type, *subtype; /* subtype "" when the Content-Type had none */
+    struct mime_param *params;
+    size_t nparams;
+    bool type_seen, params_parsed;
+    char *id, *description, *encoding, *md5, *location;
+    char *disposition;
+    struct mime_param *disp_params;
+    size_t ndisp_params;
+    char **languages;
+    size_t nlanguages;
+    char *boundary;       /* multipart: the delimiter without "--" */
+    bool boundary_closed; /* the close delimiter was seen: epilogue follows */
+    bool has_envelope;    /* the root, and the child of a message/rfc822 */
+    char *envelope[ENV_FIELD_COUNT];
+    /* IMAP sizes count every line end as CRLF (RFC 9051 §7.5.2 body-fld-octets
+     * are the octets sent, and a server sends CRLF) */
+    uint64_t body_start, body_size;
+    uint64_t lines_start, body_lines;
+    uint64_t header_phys_size; /* bytes of the header incl. the blank line */
+};
+
+struct mime_parser;
+
+/* Called for every complete header field of every part (raw is the field as
+ * written, folding and line end included, cut at HEADER_FIELD_MAX). */
+typedef void mime_header_cb(void *ctx, struct mime_part *part, const char *raw, size_t len);
+/* Called once a part's header has ended and its type is known. */
+typedef void mime_part_cb(void *ctx, struct mime_part *part);
+/* Body bytes of a part that has no children (line ends included). */
+typedef void mime_body_cb(void *ctx, struct mime_part *part, const char *data, size_t len);
+
+struct mime_callbacks {
+    mime_header_cb *header;
+    mime_part_cb *header_end;
+    mime_body_cb *body;
+    mime_part_cb *part_end;
+    void *ctx;
+};
+
+struct mime_parser *mime_parser_new(const struct mime_callbacks *cb);
+void mime_parser_feed(struct mime_parser *mp, const char *data, size_t len);
+/* Ends the message; the tree stays valid until mime_parser_free. */
+struct mime_part *mime_parser_finish(struct mime_parser *mp);
+void mime_parser_free(struct mime_parser *mp);
+
+bool mime_part_is_text(const struct mime_part *part);
+
+#endif

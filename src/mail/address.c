@@ -112,15 +112,17 @@ static bool parse_addr_spec(struct addr_parser *ap, bool in_angle)
     bool ok = parse_local_part(ap, &b);
     if (ok || b.len > 0)
         ap->cur.mailbox = dup_or_null(&b);
-    if (ok && at(ap, '@')) {
+    if (at(ap, '@')) {
+        /* an empty local part still gives the domain ("@host": MISSING_MAILBOX) */
         ap->lx.p++;
         rfc822_skip_cfws(&ap->lx);
         buf_reset(&b);
-        ok = parse_domain(ap, &b);
-        if (b.len > 0 || ok)
+        bool dom_ok = parse_domain(ap, &b);
+        if (b.len > 0 || dom_ok)
             ap->cur.domain = dup_or_null(&b);
-    } else if (ok && !in_angle) {
-        ok = true; /* a bare local part: the domain is made up later */
+        ok = ok && dom_ok;
+    } else if (ok && in_angle) {
+        ok = false; /* "<local>": Dovecot reports the domain as SYNTAX_ERROR */
     }
     ap->lx.last_comment = NULL;
     if (!ap->cur.name && ap->comment.len > 0 && !in_angle)
@@ -166,8 +168,11 @@ static bool parse_angle_addr(struct addr_parser *ap)
         return true;
     }
     bool ok = parse_addr_spec(ap, true);
-    if (!ok || !at(ap, '>'))
+    if (!ok || !at(ap, '>')) {
+        if (ap->cur.mailbox && !ap->cur.domain)
+            ap->cur.domain = xstrdup("SYNTAX_ERROR");
         return false;
+    }
     ap->lx.p++;
     rfc822_skip_cfws(&ap->lx);
     return true;

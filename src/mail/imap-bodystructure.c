@@ -10,6 +10,8 @@
 /* A multipart without parts is not allowed (RFC 2046 §5.1.1) but happens:
  * it is shown with one empty text part, as Dovecot does. */
 #define EMPTY_BODY "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)"
+#define EMPTY_BODY_EXT                                                                             \
+    "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL)"
 
 static void write_params(struct buf *out, const struct mime_param *params, size_t n,
                          bool default_charset)
@@ -80,6 +82,8 @@ static void write_multipart(struct buf *out, const struct mime_part *p, bool ext
 {
     if (p->children)
         write_children(out, p->children, extended);
+    else if (extended)
+        buf_puts(out, EMPTY_BODY_EXT);
     else
         buf_puts(out, EMPTY_BODY);
     buf_putc(out, ' ');

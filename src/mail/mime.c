@@ -15,6 +15,7 @@ struct mime_parser {
     enum mime_state state;
     struct buf line;      /* the current line, or a piece of a long one */
     bool at_line_start;   /* the next byte starts a line */
+    bool prev_delimiter;  /* the previous line was a boundary line */
     struct buf field;     /* the current header field, raw, bounded */
     uint64_t vpos, lines; /* virtual (CRLF) offset and LF count so far */
     uint64_t phys, header_phys_start;
@@ -94,13 +95,18 @@ static void parse_content_type(struct mime_part *p, const char *v, size_t len)
     rfc822_lexer_init(&lx, v, len);
     rfc822_skip_cfws(&lx);
     bool ok = rfc822_mime_token(&lx, &tok) > 0;
-    p->type = xstrdup(buf_cstr(&tok));
-    buf_reset(&tok);
-    if (ok && lx.p < lx.end && *lx.p == '/') {
+    if (ok && lx.p >= lx.end) {
+        /* "text" alone: the type is kept, the subtype is empty */
+        p->type = buf_steal(&tok);
+    } else if (ok && *lx.p == '/') {
+        p->type = buf_steal(&tok);
         lx.p++;
         rfc822_skip_cfws(&lx);
         ok = rfc822_mime_token(&lx, &tok) > 0;
     } else {
+        /* garbage after the type: nothing of it is trusted */
+        buf_reset(&tok);
+        p->type = xstrdup("");
         ok = false;
     }
     p->subtype = xstrdup(buf_cstr(&tok));
@@ -304,9 +310,13 @@ static bool try_boundary(struct mime_parser *mp, const char *s, size_t len)
         if (len < 2 + bl || memcmp(s + 2, m->boundary, bl) != 0)
             continue;
         bool close = len >= 4 + bl && s[2 + bl] == '-' && s[3 + bl] == '-';
-        /* the line end before a delimiter belongs to the delimiter */
-        uint64_t end = mp->vpos >= 2 ? mp->vpos - 2 : 0;
-        uint64_t lines = mp->lines > 0 ? mp->lines - 1 : 0;
+        /* the line end before a delimiter belongs to the delimiter, unless
+         * that line was itself a delimiter, which owns its own line end */
+        uint64_t end = mp->vpos, lines = mp->lines;
+        if (!mp->prev_delimiter && mp->vpos >= 2 && mp->lines > 0) {
+            end -= 2;
+            lines--;
+        }
         if (mp->state == ST_HEADER && mp->cur != m) {
             header_done(mp, mp->vpos, mp->lines);
             /* header_done may have opened a message/rfc822 child */
@@ -337,6 +347,8 @@ static void process_line(struct mime_parser *mp, const char *s, size_t len, bool
     if (at_start && len >= 2 && s[0] == '-' && s[1] == '-')
         handled =
             try_boundary(mp, s, len - (eol ? 1 : 0) - (eol && len >= 2 && s[len - 2] == '\r'));
+    if (at_start)
+        mp->prev_delimiter = handled;
     if (!handled && mp->state == ST_HEADER) {
         bool blank = at_start && eol && (len == 1 || (len == 2 && s[0] == '\r'));
         if (blank) {

@@ -1,0 +1,626 @@
+/* The mail/ parsers: per-module tests, and the MIME corpus compared with
+ * the ENVELOPE/BODY/BODYSTRUCTURE that Dovecot 2.3.19 produced for it
+ * (tests/data/mime/make-expected.sh). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/buf.h"
+#include "mail/address.h"
+#include "mail/header.h"
+#include "mail/imap-envelope.h"
+#include "mail/message.h"
+#include "mail/mime.h"
+#include "mail/rfc2047.h"
+#include "mail/rfc2231.h"
+#include "mail/search-text.h"
+
+#define CORPUS "../data/mime"
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    struct buf b = BUF_INIT;
+    char tmp[65536];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+        buf_append(&b, tmp, n);
+    fclose(f);
+    *len = b.len;
+    return buf_steal(&b);
+}
+
+static void parse_mem(const char *data, size_t len, size_t chunk, struct mail_summary *out)
+{
+    struct mail_parser *p = mail_parser_new();
+    for (size_t off = 0; off < len; off += chunk)
+        mail_parser_feed(p, data + off, len - off < chunk ? len - off : chunk);
+    mail_parser_finish(p, out);
+    mail_parser_free(p);
+}
+
+static void parse_str(const char *msg, struct mail_summary *out)
+{
+    parse_mem(msg, strlen(msg), 1 << 20, out);
+}
+
+/* ---- header unfolding ---- */
+
+static void test_header_split_unfold(void **state)
+{
+    (void)state;
+    const char raw[] = "Subject \t: hello\r\n\tworld\r\n  again\r\n";
+    const char *name, *value;
+    size_t nlen, vlen;
+    assert_true(header_split(raw, sizeof(raw) - 1, &name, &nlen, &value, &vlen));
+    assert_int_equal(nlen, 7);
+    assert_memory_equal(name, "Subject", 7);
+    char *u = header_unfold(value, vlen);
+    assert_string_equal(u, "hello\tworld  again");
+    free(u);
+    const char lf[] = "To: a@b\n c@d\n";
+    assert_true(header_split(lf, sizeof(lf) - 1, &name, &nlen, &value, &vlen));
+    u = header_unfold(value, vlen);
+    assert_string_equal(u, "a@b c@d");
+    free(u);
+    assert_false(header_split("no colon here\r\n", 15, &name, &nlen, &value, &vlen));
+}
+
+static void test_header_8bit_and_bare_lf(void **state)
+{
+    (void)state;
+    struct mail_summary s;
+    parse_str("Subject: Gr\xc3\xbc\xc3\x9f"
+              "e\nFrom: J\xc3\xbcrgen <j@x.de>\n\nbody\n",
+              &s);
+    assert_string_equal(
+        s.envelope,
+        "NIL {7}\r\nGr\xc3\xbc\xc3\x9f"
+        "e (({7}\r\nJ\xc3\xbcrgen NIL \"j\" \"x.de\")) (({7}\r\nJ\xc3\xbcrgen "
+        "NIL \"j\" \"x.de\")) (({7}\r\nJ\xc3\xbcrgen NIL \"j\" \"x.de\")) NIL NIL NIL NIL NIL");
+    /* bare LF counts as CRLF in IMAP sizes */
+    assert_string_equal(s.body,
+                        "\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 6 1");
+    assert_int_equal(s.header_size, strlen("Subject: Gr\xc3\xbc\xc3\x9f"
+                                           "e\nFrom: J\xc3\xbcrgen <j@x.de>\n\n"));
+    assert_non_null(strstr(s.search_headers, "Subject: Gr\xc3\xbc\xc3\x9f"
+                                             "e\n"));
+    mail_summary_free(&s);
+}
+
+/* ---- RFC 2047 ---- */
+
+static void dec2047(const char *in, const char *want)
+{
+    struct buf b = BUF_INIT;
+    rfc2047_decode(in, strlen(in), &b);
+    assert_string_equal(buf_cstr(&b), want);
+    buf_free(&b);
+}
+
+static void test_rfc2047(void **state)
+{
+    (void)state;
+    dec2047("=?iso-8859-1?q?Andr=E9?= Pirard", "Andr\xc3\xa9 Pirard");
+    /* §6.2: whitespace between adjacent encoded words disappears */
+    dec2047("=?utf-8?q?Hello_?= \t =?utf-8?q?World?=", "Hello World");
+    dec2047("(=?ISO-8859-1?Q?a?= b)", "(a b)");
+    dec2047("=?ISO-8859-1?Q?a?= b =?ISO-8859-1?Q?c?=", "a b c");
+    /* a UTF-8 character split across two B words */
+    dec2047("=?utf-8?B?4oI=?= =?utf-8?B?rA==?=", "\xe2\x82\xac");
+    /* RFC 2231 §5 language suffix */
+    dec2047("=?US-ASCII*EN?Q?Keith_Moore?=", "Keith Moore");
+    /* invalid ones stay as written */
+    dec2047("=?bogus?x?zz?= =?utf-8?q?ok?=", "=?bogus?x?zz?= ok");
+    dec2047("=?utf-8?q?unterminated", "=?utf-8?q?unterminated");
+    dec2047("=?utf-8?q?bad=ZZhex?=", "=?utf-8?q?bad=ZZhex?=");
+    dec2047("=?no-such-charset?q?abc?=", "abc");
+    /* 8-bit garbage becomes U+FFFD, never invalid UTF-8 */
+    dec2047("a\xff", "a\xef\xbf\xbd");
+    dec2047("", "");
+}
+
+/* ---- RFC 2231 ---- */
+
+static void test_rfc2231(void **state)
+{
+    (void)state;
+    const char *v = "; title*1*=%20rates; title*0*=UTF-8'en'%E2%82%AC; plain=\"a b\"; "
+                    "x*0=one; x*2=gap; broken=\"unterminated";
+    struct rfc822_lexer lx;
+    rfc822_lexer_init(&lx, v, strlen(v));
+    struct mime_param params[MIME_PARAMS_MAX];
+    size_t n = rfc2231_parse_params(&lx, params);
+    assert_int_equal(n, 4);
+    assert_string_equal(params[0].name, "plain");
+    assert_string_equal(params[0].value, "a b");
+    assert_string_equal(params[1].name, "title*");
+    assert_string_equal(params[1].value, "UTF-8'en'%E2%82%AC%20rates");
+    /* a gap in the numbering: not continuations, kept as written */
+    assert_string_equal(params[2].name, "x*0");
+    assert_string_equal(params[3].name, "x*2");
+    struct buf b = BUF_INIT;
+    assert_true(rfc2231_value_utf8(params, n, "title", &b));
+    assert_string_equal(buf_cstr(&b), "\xe2\x82\xac rates");
+    buf_reset(&b);
+    assert_false(rfc2231_value_utf8(params, n, "nothing", &b));
+    buf_free(&b);
+    mime_params_free(params, n);
+
+    /* the parameter count is bounded */
+    struct buf many = BUF_INIT;
+    for (int i = 0; i < 500; i++)
+        buf_printf(&many, "; p%d=v", i);
+    rfc822_lexer_init(&lx, many.data, many.len);
+    n = rfc2231_parse_params(&lx, params);
+    assert_int_equal(n, MIME_PARAMS_MAX);
+    mime_params_free(params, n);
+    buf_free(&many);
+}
+
+/* ---- addresses ---- */
+
+static void addr(const char *in, const char *want)
+{
+    struct buf b = BUF_INIT;
+    imap_address_list_write(&b, in);
+    assert_string_equal(buf_cstr(&b), want);
+    buf_free(&b);
+}
+
+static void test_addresses(void **state)
+{
+    (void)state;
+    addr("\"Doe, John\" <john@example.com> (boss)",
+         "((\"Doe, John\" NIL \"john\" \"example.com\"))");
+    addr("john@example.com (John Doe)", "((\"John Doe\" NIL \"john\" \"example.com\"))");
+    addr("undisclosed-recipients:;", "((NIL NIL \"undisclosed-recipients\" NIL)(NIL NIL NIL NIL))");
+    addr("A Group:Ed Jones <c@a.test>,joe@where.test;, x@y",
+         "((NIL NIL \"A Group\" NIL)(\"Ed Jones\" NIL \"c\" \"a.test\")(NIL NIL \"joe\" "
+         "\"where.test\")"
+         "(NIL NIL NIL NIL)(NIL NIL \"x\" \"y\"))");
+    addr("<@r1.example,@r2.example:dave@example.com>",
+         "((NIL \"@r1.example,@r2.example\" \"dave\" \"example.com\"))");
+    addr("\"quoted local\"@example.com", "((NIL NIL \"quoted local\" \"example.com\"))");
+    addr("Eve <eve@[192.0.2.1]>", "((\"Eve\" NIL \"eve\" \"[192.0.2.1]\"))");
+    addr("foo", "((NIL NIL \"foo\" \"MISSING_DOMAIN\"))");
+    addr("", "NIL");
+    addr(NULL, "NIL");
+    /* hostile input: unbalanced everything, never a crash, bounded output */
+    const char *hostile[] = {"<<<<",
+                             "\"",
+                             "(((((",
+                             "@",
+                             ":;:;:;",
+                             ",,,,",
+                             "a@",
+                             "<@",
+                             "<@a,",
+                             "\\",
+                             "g: <x@y",
+                             "\"\\",
+                             "((((((((((((((((((((((((((((((((((((x"};
+    for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+        struct mail_address_list l;
+        address_list_parse(hostile[i], strlen(hostile[i]), &l);
+        address_list_free(&l);
+    }
+    struct buf many = BUF_INIT;
+    for (int i = 0; i < 5000; i++)
+        buf_puts(&many, "a@b,");
+    struct mail_address_list l;
+    address_list_parse(many.data, many.len, &l);
+    assert_int_equal(l.count, ADDRESS_LIST_MAX);
+    address_list_free(&l);
+    buf_free(&many);
+}
+
+/* ---- decoders and search text ---- */
+
+static void test_qp_base64_chunked(void **state)
+{
+    (void)state;
+    const char *qp = "caf=C3=A9 =\r\nsoft=\nbreak =ZZ end=3";
+    struct buf whole = BUF_INIT, bytewise = BUF_INIT;
+    struct qp_decoder d = {0};
+    qp_decode(&d, qp, strlen(qp), &whole);
+    assert_string_equal(buf_cstr(&whole), "caf\xc3\xa9 softbreak =ZZ end");
+    memset(&d, 0, sizeof(d));
+    for (size_t i = 0; i < strlen(qp); i++)
+        qp_decode(&d, qp + i, 1, &bytewise);
+    assert_string_equal(buf_cstr(&bytewise), buf_cstr(&whole));
+    buf_reset(&whole);
+    struct b64_decoder b = {0};
+    const char *b64 = "SGVs\r\nbG8g\nd29y bGQ=";
+    for (size_t i = 0; i < strlen(b64); i++)
+        b64_decode(&b, b64 + i, 1, &whole);
+    assert_string_equal(buf_cstr(&whole), "Hello world");
+    buf_free(&whole);
+    buf_free(&bytewise);
+}
+
+static void test_search_text(void **state)
+{
+    (void)state;
+    struct mail_summary s;
+    parse_str(
+        "Content-Type: multipart/alternative; boundary=b\n\n--b\n"
+        "Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: "
+        "quoted-printable\n\n"
+        "caf=E9\n--b\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
+        "PHA+Q2Fmw6kgJmFtcDsgY3LDqG1lPC9wPjxzY3JpcHQ+YWxlcnQoMSk8L3NjcmlwdD4=\n"
+        "--b\nContent-Type: application/octet-stream\n\nSECRET-BINARY\n--b--\n",
+        &s);
+    assert_non_null(strstr(s.search_body, "caf\xc3\xa9"));
+    assert_non_null(strstr(s.search_body, "Caf\xc3\xa9 & cr\xc3\xa8me"));
+    assert_null(strstr(s.search_body, "alert"));
+    assert_null(strstr(s.search_body, "SECRET"));
+    mail_summary_free(&s);
+
+    /* the 1 MiB cap */
+    struct buf big = BUF_INIT;
+    buf_puts(&big, "Subject: big\n\n");
+    for (int i = 0; i < 30000; i++)
+        buf_puts(&big, "0123456789012345678901234567890123456789012345678\n");
+    parse_mem(big.data, big.len, 4096, &s);
+    assert_int_equal(strlen(s.search_body), SEARCH_TEXT_MAX);
+    mail_summary_free(&s);
+    buf_free(&big);
+}
+
+static void test_sent_date(void **state)
+{
+    (void)state;
+    assert_int_equal(mail_parse_date("Thu, 13 Feb 1969 23:32:54 -0330"), 0); /* before 1970 */
+    assert_int_equal(mail_parse_date("Mon, 1 Jan 2024 10:00:00 +0000"), 1704103200);
+    assert_int_equal(mail_parse_date("1 Jan 2024 11:00 +0100"), 1704103200);
+    assert_int_equal(mail_parse_date("1 Jan 24 05:00:00 EST"), 1704103200);
+    assert_int_equal(mail_parse_date("garbage"), 0);
+    assert_int_equal(mail_parse_date(NULL), 0);
+}
+
+/* ---- MIME structure ---- */
+
+static void test_mime_edge_cases(void **state)
+{
+    (void)state;
+    struct mail_summary s;
+    /* empty multipart */
+    parse_str("Content-Type: multipart/mixed; boundary=x\n\n--x--\n", &s);
+    assert_string_equal(
+        s.body, "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) \"mixed\"");
+    mail_summary_free(&s);
+    /* no header at all */
+    parse_str("", &s);
+    assert_string_equal(s.envelope, "NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL");
+    assert_string_equal(s.body,
+                        "\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0");
+    mail_summary_free(&s);
+    /* Content-* without MIME-Version or Content-Type mean nothing */
+    parse_str("Content-Transfer-Encoding: base64\n\nx\n", &s);
+    assert_string_equal(s.body,
+                        "\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 3 1");
+    mail_summary_free(&s);
+}
+
+static void test_deep_nesting_bounded(void **state)
+{
+    (void)state;
+    struct buf m = BUF_INIT;
+    for (int i = 0; i < 5000; i++)
+        buf_printf(&m, "Content-Type: multipart/mixed; boundary=\"=_%05d_=\"\n\n--=_%05d_=\n", i,
+                   i);
+    buf_puts(&m, "\ntext\n");
+    struct mail_summary s;
+    parse_mem(m.data, m.len, 65536, &s);
+    /* MIME_DEPTH_MAX levels of parts, the rest an opaque body */
+    int depth = 0, max_depth = 0;
+    for (const char *p = s.bodystructure; *p; p++) {
+        depth += *p == '(' ? 1 : *p == ')' ? -1 : 0;
+        if (depth > max_depth)
+            max_depth = depth;
+    }
+    assert_int_equal(depth, 0);
+    assert_true(max_depth >= MIME_DEPTH_MAX);
+    assert_true(max_depth <= MIME_DEPTH_MAX + 5);
+    mail_summary_free(&s);
+    buf_free(&m);
+}
+
+/* A ~50 MB message fed in 64 KiB chunks: the summary is right and the heap
+ * does not grow with the message (the parser keeps no copy of it). */
+static void test_big_message_bounded_memory(void **state)
+{
+    (void)state;
+    static char chunk[65536];
+    const char *head =
+        "From: a@b.example\r\nSubject: big\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n--zz\r\n"
+        "Content-Type: text/plain\r\n\r\nhello\r\n--zz\r\n"
+        "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+    for (size_t i = 0; i < sizeof(chunk); i += 78) {
+        size_t n = sizeof(chunk) - i < 78 ? sizeof(chunk) - i : 78;
+        memset(chunk + i, 'A', n);
+        if (n == 78)
+            memcpy(chunk + i + 76, "\r\n", 2);
+    }
+    struct mail_parser *p = mail_parser_new();
+    mail_parser_feed(p, head, strlen(head));
+    size_t total = strlen(head);
+    mail_parser_feed(p, chunk, sizeof(chunk));
+    total += sizeof(chunk);
+    size_t heap_after_first = mallinfo2().uordblks;
+    const int rounds = 800; /* ~52 MB */
+    for (int i = 1; i < rounds; i++) {
+        mail_parser_feed(p, chunk, sizeof(chunk));
+        total += sizeof(chunk);
+    }
+    size_t heap_at_end = mallinfo2().uordblks;
+    const char *tail = "\r\n--zz--\r\n";
+    mail_parser_feed(p, tail, strlen(tail));
+    total += strlen(tail);
+    struct mail_summary s;
+    mail_parser_finish(p, &s);
+    mail_parser_free(p);
+    /* growth far below the 52 MB fed: no copy kept */
+    assert_true(heap_at_end < heap_after_first + 1024 * 1024);
+    assert_int_equal(s.size, total);
+    /* 65536 bytes per chunk = 840 full lines of 78 + 16 bytes */
+    uint64_t body = (uint64_t)rounds * sizeof(chunk);
+    char want[512];
+    snprintf(want, sizeof(want),
+             "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 5 0)"
+             "(\"application\" \"octet-stream\" NIL NIL NIL \"base64\" %llu) \"mixed\"",
+             (unsigned long long)body);
+    assert_string_equal(s.body, want);
+    assert_string_equal(s.search_body, "hello\r\n");
+    mail_summary_free(&s);
+}
+
+/* ---- the corpus ---- */
+
+/* Canonical form of an IMAP response fragment: every string, quoted or
+ * literal, rewritten as one quoted form, so that Dovecot's choice of a
+ * literal (for text with quotes, CR/LF or 8-bit bytes) and gannet's quoted
+ * string compare equal when the values are equal. */
+static char *canonical(const char *s, size_t len)
+{
+    struct buf b = BUF_INIT;
+    size_t i = 0;
+    while (i < len) {
+        if (s[i] == '"') {
+            buf_putc(&b, '"');
+            for (i++; i < len && s[i] != '"'; i++) {
+                if (s[i] == '\\' && i + 1 < len)
+                    i++;
+                if (s[i] == '"' || s[i] == '\\')
+                    buf_putc(&b, '\\');
+                buf_putc(&b, s[i]);
+            }
+            buf_putc(&b, '"');
+            i++;
+        } else if (s[i] == '{') {
+            char *end;
+            unsigned long n = strtoul(s + i + 1, &end, 10);
+            if (*end == '}' && end[1] == '\r' && end[2] == '\n') {
+                const char *d = end + 3;
+                buf_putc(&b, '"');
+                for (unsigned long k = 0; k < n && d + k < s + len; k++) {
+                    if (d[k] == '"' || d[k] == '\\')
+                        buf_putc(&b, '\\');
+                    buf_putc(&b, d[k]);
+                }
+                buf_putc(&b, '"');
+                i = (size_t)(d + n - s);
+            } else {
+                buf_putc(&b, s[i++]);
+            }
+        } else {
+            buf_putc(&b, s[i++]);
+        }
+    }
+    return buf_steal(&b);
+}
+
+/* Splits an .expected file into its ENVELOPE, BODY, BODYSTRUCTURE records. */
+static bool split_expected(char *data, size_t len, char *rec[3], size_t rlen[3])
+{
+    static const char *tags[3] = {"ENVELOPE ", "\nBODY ", "\nBODYSTRUCTURE "};
+    char *pos[3];
+    char *from = data;
+    for (int i = 0; i < 3; i++) {
+        pos[i] = i == 0 ? (strncmp(data, tags[0], 9) == 0 ? data : NULL) : strstr(from, tags[i]);
+        if (!pos[i])
+            return false;
+        from = pos[i] + 1;
+    }
+    for (int i = 0; i < 3; i++) {
+        rec[i] = pos[i] + strlen(tags[i]);
+        char *end = i < 2 ? pos[i + 1] : data + len;
+        if (i == 2 && end > rec[i] && end[-1] == '\n')
+            end--;
+        rlen[i] = (size_t)(end - rec[i]);
+    }
+    return true;
+}
+
+static bool is_message_file(const char *name)
+{
+    static const char *skip[] = {".expected", ".gannet-differs", ".sh", ".py", ".md"};
+    if (name[0] == '.' || strncmp(name, "README", 6) == 0)
+        return false;
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++) {
+        size_t k = strlen(skip[i]);
+        if (n > k && strcmp(name + n - k, skip[i]) == 0)
+            return false;
+    }
+    return true;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static size_t corpus_list(char ***names)
+{
+    DIR *d = opendir(CORPUS);
+    assert_non_null(d);
+    size_t n = 0;
+    *names = NULL;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!is_message_file(e->d_name))
+            continue;
+        *names = xrealloc(*names, (n + 1) * sizeof(char *));
+        (*names)[n++] = xstrdup(e->d_name);
+    }
+    closedir(d);
+    qsort(*names, n, sizeof(char *), name_cmp);
+    return n;
+}
+
+static void test_corpus_matches_dovecot(void **state)
+{
+    (void)state;
+    char **names;
+    size_t n = corpus_list(&names);
+    assert_true(n >= 60);
+    size_t exact = 0, same_values = 0, differs_noted = 0, failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        char path[512], exp_path[600];
+        snprintf(path, sizeof(path), "%s/%s", CORPUS, names[i]);
+        size_t mlen, elen;
+        char *msg = read_file(path, &mlen);
+        assert_non_null(msg);
+        /* a deliberate difference replaces Dovecot's answer with gannet's */
+        snprintf(exp_path, sizeof(exp_path), "%s.gannet-differs", path);
+        char *exp = read_file(exp_path, &elen);
+        bool noted = exp != NULL;
+        if (!exp) {
+            snprintf(exp_path, sizeof(exp_path), "%s.expected", path);
+            exp = read_file(exp_path, &elen);
+        }
+        assert_non_null(exp);
+        char *rec[3];
+        size_t rlen[3];
+        assert_true(split_expected(exp, elen, rec, rlen));
+        struct mail_summary s;
+        parse_mem(msg, mlen, 65536, &s);
+        const char *got[3] = {s.envelope, s.body, s.bodystructure};
+        static const char *what[3] = {"ENVELOPE", "BODY", "BODYSTRUCTURE"};
+        bool all_exact = true, all_same = true;
+        for (int k = 0; k < 3; k++) {
+            bool ex = strlen(got[k]) == rlen[k] && memcmp(got[k], rec[k], rlen[k]) == 0;
+            char *cg = canonical(got[k], strlen(got[k])), *ce = canonical(rec[k], rlen[k]);
+            bool same = strcmp(cg, ce) == 0;
+            if (!same)
+                fprintf(stderr, "%s %s differs\n  dovecot: %s\n  gannet:  %s\n", names[i], what[k],
+                        ce, cg);
+            all_exact &= ex;
+            all_same &= same;
+            free(cg);
+            free(ce);
+        }
+        if (all_exact)
+            exact++;
+        else if (all_same)
+            same_values++;
+        else
+            failed++;
+        if (noted)
+            differs_noted++;
+        mail_summary_free(&s);
+        free(exp);
+        free(msg);
+    }
+    fprintf(stderr,
+            "corpus: %zu messages, %zu byte for byte, %zu same values (string form differs), "
+            "%zu with a noted difference, %zu failing\n",
+            n, exact, same_values, differs_noted, failed);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    assert_int_equal(failed, 0);
+}
+
+/* Every corpus message fed one byte at a time gives what one big chunk gives. */
+static void test_corpus_chunk_independent(void **state)
+{
+    (void)state;
+    char **names;
+    size_t n = corpus_list(&names);
+    for (size_t i = 0; i < n; i++) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", CORPUS, names[i]);
+        size_t mlen;
+        char *msg = read_file(path, &mlen);
+        struct mail_summary whole, bytes, odd;
+        parse_mem(msg, mlen, mlen + 1, &whole);
+        parse_mem(msg, mlen, 1, &bytes);
+        parse_mem(msg, mlen, 7, &odd);
+        assert_string_equal(whole.envelope, bytes.envelope);
+        assert_string_equal(whole.bodystructure, bytes.bodystructure);
+        assert_string_equal(whole.search_body, bytes.search_body);
+        assert_string_equal(whole.search_headers, bytes.search_headers);
+        assert_string_equal(whole.header_fields, bytes.header_fields);
+        assert_string_equal(whole.bodystructure, odd.bodystructure);
+        assert_int_equal(whole.header_size, bytes.header_size);
+        assert_int_equal(whole.size, mlen);
+        mail_summary_free(&whole);
+        mail_summary_free(&bytes);
+        mail_summary_free(&odd);
+        free(msg);
+        free(names[i]);
+    }
+    free(names);
+}
+
+static void test_parse_fd(void **state)
+{
+    (void)state;
+    int fd = open(CORPUS "/edge-groups.eml", O_RDONLY);
+    assert_true(fd >= 0);
+    struct mail_summary s;
+    assert_int_equal(mail_parse_fd(fd, &s), 0);
+    close(fd);
+    assert_non_null(strstr(s.envelope, "\"group addresses\""));
+    assert_int_equal(s.sent_date, 0); /* 1969 */
+    mail_summary_free(&s);
+    assert_true(mail_parse_fd(-1, &s) < 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_header_split_unfold),
+        cmocka_unit_test(test_header_8bit_and_bare_lf),
+        cmocka_unit_test(test_rfc2047),
+        cmocka_unit_test(test_rfc2231),
+        cmocka_unit_test(test_addresses),
+        cmocka_unit_test(test_qp_base64_chunked),
+        cmocka_unit_test(test_search_text),
+        cmocka_unit_test(test_sent_date),
+        cmocka_unit_test(test_mime_edge_cases),
+        cmocka_unit_test(test_deep_nesting_bounded),
+        cmocka_unit_test(test_big_message_bounded_memory),
+        cmocka_unit_test(test_corpus_matches_dovecot),
+        cmocka_unit_test(test_corpus_chunk_independent),
+        cmocka_unit_test(test_parse_fd),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -538,9 +538,10 @@ static void test_corpus_matches_dovecot(void **state)
         }
         if (all_exact)
             exact++;
-        else if (all_same)
+        else if (all_same) {
             same_values++;
-        else
+            fprintf(stderr, "%s: same values as Dovecot, another string form\n", names[i]);
+        } else
             failed++;
         if (noted)
             differs_noted++;

@@ -178,7 +178,6 @@ void rfc2047_decode(const char *in, size_t len, struct buf *out)
     struct buf charset = BUF_INIT, raw = BUF_INIT, pending = BUF_INIT, pending_cs = BUF_INIT;
     size_t i = 0;
     bool last_was_word = false;
-    size_t ws_start = 0;
     while (i < len) {
         size_t n = in[i] == '=' ? parse_word(in + i, len - i, &charset, &raw) : 0;
         if (n > 0) {
@@ -197,7 +196,6 @@ void rfc2047_decode(const char *in, size_t len, struct buf *out)
             }
             last_was_word = true;
             i += n;
-            ws_start = i;
             continue;
         }
         if (last_was_word && (in[i] == ' ' || in[i] == '\t')) {
@@ -216,7 +214,6 @@ void rfc2047_decode(const char *in, size_t len, struct buf *out)
             buf_reset(&pending);
             last_was_word = false;
         }
-        (void)ws_start;
         /* plain text: 8-bit bytes that are not UTF-8 become U+FFFD */
         size_t k = i + 1;
         while (k < len && in[k] != '=' && in[k] != ' ' && in[k] != '\t')

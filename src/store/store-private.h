@@ -1,0 +1,108 @@
+/* Internals shared by the store's files (store.c, message.c, sync.c,
+ * notify.c); not for use outside src/store/. */
+#ifndef GANNET_STORE_PRIVATE_H
+#define GANNET_STORE_PRIVATE_H
+
+#include <sqlite3.h>
+
+#include "store/index.h"
+#include "store/maildir.h"
+#include "store/store.h"
+
+struct store_watch {
+    int wd;
+    bool mailbox_dir; /* the directory holding gannet-notify, not cur/ or new/ */
+    char *name;
+};
+
+/* Owner: whoever called store_open. */
+struct store {
+    char *root;
+    sqlite3 *db;
+    int inotify_fd;
+    struct store_watch *watches;
+    size_t nwatches;
+};
+
+/* Owner: the session that opened it; must be closed before its store. */
+struct store_mailbox {
+    struct store *s;
+    int64_t id;
+    char *name;
+    char *dir; /* absolute; the root for INBOX */
+    uint32_t uidvalidity;
+    struct store_uids view;
+    uint64_t last_modseq;
+};
+
+struct mbox_row {
+    int64_t id;
+    uint32_t uidvalidity;
+    uint32_t uidnext;
+    uint64_t highestmodseq;
+    unsigned special_use;
+    bool subscribed;
+};
+
+/* store.c */
+int store_err(struct buf *err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void mbox_dir(const struct store *s, const char *name, struct buf *out);
+/* 0 and *row, -ENOENT if not in the index. */
+int mbox_lookup(struct store *s, const char *name, struct mbox_row *row, struct buf *err);
+/* Registers a mailbox directory that exists on disk in the index, taking
+ * UIDVALIDITY/UIDNEXT from gannet-uidlist, else dovecot-uidlist, else new. */
+int mbox_register(struct store *s, const char *name, unsigned special_use, bool subscribed,
+                  struct mbox_row *row, struct buf *err);
+/* Reserves n UIDs (gannet-uidlist written and fsynced first); inside a transaction. */
+int mbox_alloc_uids(struct store *s, int64_t id, const char *dir, uint32_t n, uint32_t min_next,
+                    uint32_t *first, struct buf *err);
+/* A new MODSEQ for the mailbox; inside a transaction. */
+int mbox_next_modseq(struct store *s, int64_t id, uint64_t *modseq, struct buf *err);
+void mbox_touch_notify(const char *dir);
+void uids_push(struct store_uids *u, uint32_t uid);
+bool uids_contains(const struct store_uids *u, uint32_t uid);
+int subscriptions_write(struct store *s, struct buf *err);
+
+/* message.c */
+/* Parses a message file into the cached columns and FTS row and inserts it. */
+struct msg_insert {
+    int64_t mailbox_id;
+    uint32_t uid;
+    const char *base;
+    const char *filename;
+    uint64_t size;
+    uint64_t vsize;
+    time_t internal_date;
+    unsigned flags;
+    const char *keywords;
+    uint64_t modseq;
+    bool recent;
+};
+int msg_insert_parsed(struct store *s, const struct msg_insert *mi, int fd, struct buf *err);
+/* Keyword bits of a space-separated keyword list through dovecot-keywords;
+ * new keywords get letters while there are free ones (may rewrite the file). */
+int keywords_to_bits(const char *dir, const char *keywords, bool add_missing, uint32_t *bits,
+                     struct buf *err);
+/* The keyword names of letter bits, space-separated. */
+void keywords_from_bits(const struct maildir_keywords *k, uint32_t bits, struct buf *out);
+/* Finds the current name of the file with base in dir/cur (or new), for
+ * renames by other programs; 0 and the name in out, or -ENOENT. */
+int find_file_by_base(const char *dir, const char *base, struct buf *out, bool *in_new);
+
+/* Removes messages (files, rows, text) and logs them as expunged with one
+ * new MODSEQ; inside a transaction. */
+int msg_expunge_locked(struct store *s, int64_t mailbox_id, const char *dir,
+                       const struct store_uids *uids, struct buf *err);
+/* Hard link, or a copy with fsync keeping the mtime. */
+int msg_copy_file(const char *src, const char *dst, struct buf *err);
+
+/* sync.c */
+int mbox_sync_locked(struct store *s, int64_t id, const char *name, const char *dir,
+                     struct buf *err);
+int store_rebuild_locked(struct store *s, bool new_account_check, bool *was_empty,
+                         store_progress_fn *progress, void *ctx, struct buf *err);
+
+/* notify.c */
+void notify_close(struct store *s);
+
+#endif

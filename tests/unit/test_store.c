@@ -1,0 +1,707 @@
+/* store/: Maildir++ with the SQLite index: append/fetch, UIDs never reused,
+ * copy/move with UIDPLUS mapping, sync with outside changes, rebuild, Dovecot
+ * import, status, special-use, notification between two handles. Each test
+ * works in its own temporary directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "lib/buf.h"
+#include "store/maildir.h"
+#include "store/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char msg1[] = "From: a@example.com\r\nTo: b@example.com\r\nSubject: hello\r\n"
+                           "Date: Mon, 7 Feb 1994 21:52:25 -0800\r\n\r\nbody one zebra\r\n";
+static const char msg2[] = "From: c@example.com\nSubject: second\n\nbody two\n";
+
+struct ctx {
+    char root[64];
+    char maildir[96];
+};
+
+static void rm_rf(const char *path)
+{
+    maildir_remove_tree(path);
+}
+
+static int setup(void **state)
+{
+    struct ctx *c = calloc(1, sizeof(*c));
+    snprintf(c->root, sizeof(c->root), "/tmp/gannet-store-XXXXXX");
+    if (!mkdtemp(c->root))
+        return -1;
+    snprintf(c->maildir, sizeof(c->maildir), "%s/Maildir", c->root);
+    *state = c;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct ctx *c = *state;
+    rm_rf(c->root);
+    free(c);
+    return 0;
+}
+
+static struct store *open_store(struct ctx *c, unsigned flags)
+{
+    struct store *s = NULL;
+    struct buf err = BUF_INIT;
+    int r = store_open(c->maildir, STORE_OPEN_CREATE | flags, &s, &err);
+    if (r < 0)
+        fail_msg("store_open: %s", buf_cstr(&err));
+    buf_free(&err);
+    return s;
+}
+
+static struct store_mailbox *open_mbox(struct store *s, const char *name)
+{
+    struct store_mailbox *m = NULL;
+    struct buf err = BUF_INIT;
+    if (store_mailbox_open(s, name, &m, &err) < 0)
+        fail_msg("open %s: %s", name, buf_cstr(&err));
+    buf_free(&err);
+    return m;
+}
+
+static uint32_t append(struct store_mailbox *m, const char *data, unsigned flags)
+{
+    uint32_t uid = 0;
+    struct buf err = BUF_INIT;
+    struct store_append_options o = {.flags = flags, .internal_date = 1700000000};
+    if (store_append(m, data, strlen(data), &o, &uid, &err) < 0)
+        fail_msg("append: %s", buf_cstr(&err));
+    buf_free(&err);
+    return uid;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    struct buf b = BUF_INIT;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_append(&b, chunk, n);
+    fclose(f);
+    *len = b.len;
+    if (!b.data)
+        buf_puts(&b, "");
+    return buf_steal(&b);
+}
+
+static void write_file(const char *path, const char *data)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(data, f);
+    fclose(f);
+}
+
+/* The file name in dir/sub that starts with prefix, or NULL. */
+static char *find_in(const char *dir, const char *sub, const char *contains)
+{
+    char p[512];
+    snprintf(p, sizeof(p), "%s/%s", dir, sub);
+    DIR *d = opendir(p);
+    if (!d)
+        return NULL;
+    struct dirent *de;
+    char *found = NULL;
+    while ((de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.' && strstr(de->d_name, contains))
+            found = strdup(de->d_name);
+    closedir(d);
+    return found;
+}
+
+static void test_open_special_use(void **state)
+{
+    struct ctx *c = *state;
+    struct store *s = open_store(c, 0);
+    struct store_mailbox_info *list;
+    size_t n;
+    assert_int_equal(store_mailbox_list(s, &list, &n, NULL), 0);
+    assert_int_equal(n, 6);
+    assert_string_equal(list[0].name, "INBOX");
+    unsigned seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        seen |= list[i].special_use;
+        if (strcmp(list[i].name, "Sent") == 0)
+            assert_int_equal(list[i].special_use, STORE_SPECIAL_SENT);
+        assert_true(list[i].subscribed);
+    }
+    assert_int_equal(seen, STORE_SPECIAL_DRAFTS | STORE_SPECIAL_SENT | STORE_SPECIAL_TRASH |
+                               STORE_SPECIAL_JUNK | STORE_SPECIAL_ARCHIVE);
+    store_mailbox_list_free(list, n);
+    char p[256];
+    snprintf(p, sizeof(p), "%s/.Sent/maildirfolder", c->maildir);
+    assert_int_equal(access(p, F_OK), 0);
+    snprintf(p, sizeof(p), "%s/cur", c->maildir);
+    assert_int_equal(access(p, F_OK), 0);
+    assert_string_equal(store_special_use_name(STORE_SPECIAL_JUNK), "\\Junk");
+    store_close(s);
+    /* opening again does not add anything */
+    s = open_store(c, 0);
+    assert_int_equal(store_mailbox_list(s, &list, &n, NULL), 0);
+    assert_int_equal(n, 6);
+    store_mailbox_list_free(list, n);
+    store_close(s);
+}
+
+static void test_append_fetch(void **state)
+{
+    struct ctx *c = *state;
+    struct store *s = open_store(c, STORE_OPEN_NO_SPECIAL_USE);
+    struct store_mailbox *m = open_mbox(s, "inbox");
+    assert_string_equal(store_mailbox_name(m), "INBOX");
+    const char *kw[] = {"$Forwarded", "Work"};
+    struct store_append_options o = {.flags = STORE_FLAG_SEEN | STORE_FLAG_FLAGGED,
+                                     .keywords = kw,
+                                     .keyword_count = 2,
+                                     .internal_date = 1600000000};
+    uint32_t uid1 = 0, uid2;
+    assert_int_equal(store_append(m, msg1, strlen(msg1), &o, &uid1, NULL), 0);
+    uid2 = append(m, msg2, 0);
+    assert_int_equal(uid1, 1);
+    assert_int_equal(uid2, 2);
+    assert_int_equal(store_mailbox_sync(m, NULL, NULL), 0);
+    assert_int_equal(store_mailbox_view(m)->count, 2);
+
+    struct store_fetch_iter *it;
+    const struct store_message *msg;
+    assert_int_equal(store_fetch_begin(m, NULL, 0, STORE_FETCH_ENVELOPE, &it, NULL), 0);
+    assert_int_equal(store_fetch_next(it, &msg, NULL), 1);
+    assert_int_equal(msg->uid, 1);
+    assert_int_equal(msg->flags & STORE_FLAGS_STORED, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED);
+    assert_int_equal(msg->keyword_count, 2);
+    assert_string_equal(msg->keywords[0], "$Forwarded");
+    assert_int_equal(msg->size, strlen(msg1));
+    assert_int_equal(msg->virtual_size, strlen(msg1));
+    assert_int_equal(msg->internal_date, 1600000000);
+    size_t len;
+    char *bytes = read_file(msg->path, &len);
+    assert_non_null(bytes);
+    assert_int_equal(len, strlen(msg1));
+    assert_memory_equal(bytes, msg1, len);
+    free(bytes);
+    assert_non_null(strstr(msg->path, ",U=1"));
+    assert_non_null(strstr(msg->path, ":2,FSab")); /* \Flagged \Seen $Forwarded Work */
+    assert_int_equal(store_fetch_next(it, &msg, NULL), 1);
+    assert_int_equal(msg->uid, 2);
+    /* bare LFs count as CRLF in RFC822.SIZE */
+    assert_int_equal(msg->virtual_size, strlen(msg2) + 4);
+    assert_int_equal(store_fetch_next(it, &msg, NULL), 0);
+    store_fetch_end(it);
+
+    /* the path and an fd for FETCH BODY[] */
+    int fd;
+    uint64_t size;
+    assert_int_equal(store_message_open(m, 2, &fd, &size, NULL), 0);
+    assert_int_equal(size, strlen(msg2));
+    close(fd);
+    assert_int_equal(store_message_open(m, 99, &fd, &size, NULL), -ENOENT);
+
+    /* append from an fd */
+    char p[256];
+    snprintf(p, sizeof(p), "%s/in.eml", c->root);
+    write_file(p, msg2);
+    fd = open(p, O_RDONLY);
+    uint32_t uid3 = 0;
+    assert_int_equal(store_append_fd(m, fd, NULL, &uid3, NULL), 0);
+    close(fd);
+    assert_int_equal(uid3, 3);
+
+    /* status from the index */
+    struct store_status st;
+    assert_int_equal(store_mailbox_status(s, "INBOX", &st, NULL), 0);
+    assert_int_equal(st.messages, 3);
+    assert_int_equal(st.unseen, 2);
+    assert_int_equal(st.uidnext, 4);
+    assert_true(st.uidvalidity > 0);
+    assert_int_equal(st.size, strlen(msg1) + 2 * (strlen(msg2) + 4));
+    assert_true(st.highestmodseq >= 3);
+
+    /* the uid file was written before the UIDs were used */
+    uint32_t uv, next;
+    assert_int_equal(maildir_uidlist_read(c->maildir, &uv, &next), 0);
+    assert_int_equal(uv, st.uidvalidity);
+    assert_int_equal(next, 4);
+
+    /* unknown mailbox, bad names */
+    struct store_mailbox *none = NULL;
+    assert_int_equal(store_mailbox_open(s, "Nope", &none, NULL), -ENOENT);
+    assert_int_equal(store_mailbox_create(s, "../x", 0, NULL), -EINVAL);
+    assert_int_equal(store_mailbox_create(s, "a/../../b", 0, NULL), -EINVAL);
+    store_mailbox_close(m);
+    store_close(s);
+}
+
+static void test_uids_never_reused(void **state)
+{
+    struct ctx *c = *state;
+    struct store *s = open_store(c, STORE_OPEN_NO_SPECIAL_USE);
+    struct store_mailbox *m = open_mbox(s, "INBOX");
+    for (int i = 0; i < 3; i++)
+        append(m, msg1, 0);
+    /* a handle's view changes only at a sync (EXISTS after APPEND) */
+    assert_int_equal(store_mailbox_view(m)->count, 0);
+    assert_int_equal(store_mailbox_sync(m, NULL, NULL), 0);
+    assert_int_equal(store_mailbox_view(m)->count, 3);
+    struct store_flags_result fr;
+    struct store_uid_range r3 = {3, 3};
+    assert_int_equal(
+        store_set_flags(m, &r3, 1, STORE_FLAGS_ADD, STORE_FLAG_DELETED, NULL, 0, 0, &fr, NULL), 0);
+    assert_int_equal(fr.changed.count, 1);
+    store_flags_result_free(&fr);
+    struct store_uids ex = {0};
+    assert_int_equal(store_expunge(m, NULL, 0, true, &ex, NULL), 0);
+    assert_int_equal(ex.count, 1);
+    assert_int_equal(ex.uids[0], 3);
+    store_uids_free(&ex);
+    assert_int_equal(append(m, msg1, 0), 4); /* not 3 */
+    struct store_status st;
+    assert_int_equal(store_mailbox_get_status(m, &st, NULL), 0);
+    uint32_t uidvalidity = st.uidvalidity;
+    store_mailbox_close(m);
+    store_close(s);
+
+    /* the index goes away: rebuilt from the Maildir, same UIDVALIDITY and UIDs */
+    char p[256];
+    snprintf(p, sizeof(p), "%s/gannet.index.sqlite", c->maildir);
+    assert_int_equal(unlink(p), 0);
+    snprintf(p, sizeof(p), "%s/gannet.index.sqlite-wal", c->maildir);
+    unlink(p);
+    s = open_store(c, STORE_OPEN_NO_SPECIAL_USE);
+    m = open_mbox(s, "INBOX");
+    assert_int_equal(store_mailbox_uidvalidity(m), uidvalidity);
+    const struct store_uids *v = store_mailbox_view(m);
+    assert_int_equal(v->count, 3);
+    assert_int_equal(v->uids[0], 1);
+    assert_int_equal(v->uids[1], 2);
+    assert_int_equal(v->uids[2], 4);
+    assert_int_equal(append(m, msg2, 0), 5);
+    store_mailbox_close(m);
+    store_close(s);
+
+    /* a corrupt index file is rebuilt on open */
+    snprintf(p, sizeof(p), "%s/gannet.index.sqlite", c->maildir);
+    write_file(p, "this is not an SQLite database, not at all, no............");
+    snprintf(p, sizeof(p), "%s/gannet.index.sqlite-wal", c->maildir);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s/gannet.index.sqlite-shm", c->maildir);
+    unlink(p);
+    s = open_store(c, STORE_OPEN_NO_SPECIAL_USE);
+    m = open_mbox(s, "INBOX");
+    assert_int_equal(store_mailbox_uidvalidity(m), uidvalidity);
+    assert_int_equal(store_mailbox_view(m)->count, 4);
+    assert_int_equal(store_mailbox_view(m)->uids[3], 5);
+    assert_int_equal(append(m, msg2, 0), 6);
+    /* store_rebuild on a live store too */
+    assert_int_equal(store_rebuild(s, NULL, NULL, NULL), 0);
+    store_mailbox_close(m);
+    m = open_mbox(s, "INBOX");
+    assert_int_equal(store_mailbox_view(m)->count, 5);
+    assert_int_equal(append(m, msg2, 0), 7);
+    store_mailbox_close(m);
+    store_close(s);
+}
+
+static void test_copy_move(void **state)
+{
+    struct ctx *c = *state;
+    struct store *s = open_store(c, 0);
+    struct store_mailbox *m = open_mbox(s, "INBOX");
+    for (int i = 0; i < 4; i++)
+        append(m, i % 2 ? msg2 : msg1, STORE_FLAG_SEEN);
+    assert_int_equal(store_mailbox_sync(m, NULL, NULL), 0);
+    struct store_copy_result res;
+    struct store_uid_range set[] = {{2, 3}};
+    assert_int_equal(store_copy(m, set, 1, "Archive", false, &res, NULL), 0);
+    assert_int_equal(res.src_uids.count, 2);
+    assert_int_equal(res.src_uids.uids[0], 2);
+    assert_int_equal(res.dst_uids.uids[0], 1);
+    assert_int_equal(res.dst_uids.uids[1], 2);
+    struct store_status st;
+    assert_int_equal(store_mailbox_status(s, "Archive", &st, NULL), 0);
+    assert_int_equal(res.uidvalidity, st.uidvalidity);
+    assert_int_equal(st.messages, 2);
+    assert_int_equal(st.unseen, 0);
+    store_copy_result_free(&res);
+
+    /* move 1 and 4:* ("*" is the largest UID) into Trash */
+    struct store_uid_range mv[] = {{1, 1}, {UINT32_MAX, 4}};
+    assert_int_equal(store_copy(m, mv, 2, "Trash", true, &res, NULL), 0);
+    assert_int_equal(res.src_uids.count, 2);
+    assert_int_equal(res.src_uids.uids[1], 4);
+    assert_int_equal(res.dst_uids.uids[1], 2);
+    store_copy_result_free(&res);
+    assert_int_equal(store_mailbox_view(m)->count, 2);
+    assert_int_equal(store_mailbox_status(s, "INBOX", &st, NULL), 0);
+    assert_int_equal(st.messages, 2);
+
+    /* the bytes survive the move */
+    struct store_mailbox *t = open_mbox(s, "Trash");
+    struct store_fetch_iter *it;
+    const struct store_message *msg;
+    assert_int_equal(store_fetch_begin(t, NULL, 0, 0, &it, NULL), 0);
+    assert_int_equal(store_fetch_next(it, &msg, NULL), 1);
+    size_t len;
+    char *bytes = read_file(msg->path, &len);
+    assert_int_equal(len, strlen(msg1));
+    assert_memory_equal(bytes, msg1, len);
+    free(bytes);
+    store_fetch_end(it);
+    assert_int_equal(store_copy(m, set, 1, "Nope", false, &res, NULL), -ENOENT);
+    store_mailbox_close(t);
+    store_mailbox_close(m);
+    store_close(s);
+}
+
+static void test_sync_outside(void **state)
+{
+    struct ctx *c = *state;
+    struct store *s = open_store(c, STORE_OPEN_NO_SPECIAL_USE);
+    struct store_mailbox *m = open_mbox(s, "INBOX");
+    append(m, msg1, 0);
+    append(m, msg1, 0);
+    assert_int_equal(store_mailbox_sync(m, NULL, NULL), 0);
+    /* another program delivers into new/ and cur/ */
+    char p[512];
+    snprintf(p, sizeof(p), "%s/new/1700000000.P1.otherhost", c->maildir);
+    write_file(p, msg2);
+    snprintf(p, sizeof(p), "%s/cur/1700000001.P2.otherhost:2,S", c->maildir);
+    write_file(p, msg2);
+    /* and a client of another program sets \Flagged on UID 1 by renaming */
+    char *f1 = find_in(c->maildir, "cur", ",U=1:");
+    assert_non_null(f1);
+    char from[512], to[512];
+    snprintf(from, sizeof(from), "%s/cur/%s", c->maildir, f1);
+    snprintf(to, sizeof(to), "%s/cur/%.*sF", c->maildir, (int)(strchr(f1, ':') + 3 - f1), f1);
+    assert_int_equal(rename(from, to), 0);
+    free(f1);
+    /* and removes UID 2 */
+    char *f2 = find_in(c->maildir, "cur", ",U=2:");
+    snprintf(from, sizeof(from), "%s/cur/%s", c->maildir, f2);
+    assert_int_equal(unlink(from), 0);
+    free(f2);
+
+    struct store_sync_result res;
+    assert_int_equal(store_mailbox_sync(m, &res, NULL), 0);
+    assert_int_equal(res.added.count, 2);
+    assert_int_equal(res.added.uids[0], 3);
+    assert_int_equal(res.added.uids[1], 4);
+    assert_int_equal(res.expunged.count, 1);
+    assert_int_equal(res.expunged.uids[0], 2);
+    assert_int_equal(res.flags_changed.count, 1);
+    assert_int_equal(res.flags_changed.uids[0], 1);
+    assert_int_equal(res.uidnext, 5);
+    store_sync_result_free(&res);
+    /* the file from new/ is in cur/ now, with its UID in the name */
+    char *moved = find_in(c->maildir, "cur", "otherhost");
+    assert_non_null(moved);
+    free(moved);
+    assert_null(find_in(c->maildir, "new", "otherhost"));
+
+    struct store_fetch_iter *it;
+    const struct store_message *msg;
+    struct store_uid_range one = {1, 1};
+    assert_int_equal(store_fetch_begin(m, &one, 1, 0, &it, NULL), 0);
+    assert_int_equal(store_fetch_next(it, &msg, NULL), 1);
+    assert_int_equal(msg->flags & STORE_FLAGS_STORED, STORE_FLAG_FLAGGED);
+    store_fetch_end(it);
+    /* the file put in cur/ with :2,S keeps \Seen; the one from new/ is \Recent */
+    struct store_uid_range four = {4, 4}, new_ones = {3, 4};
+    assert_int_equal(store_fetch_begin(m, &new_ones, 1, 0, &it, NULL), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(store_fetch_next(it, &msg, NULL), 1);
+        if (strstr(msg->path, "1700000001.P2"))
+            assert_int_equal(msg->flags, STORE_FLAG_SEEN);
+        else
+            assert_int_equal(msg->flags, STORE_FLAG_RECENT);
+    }
+    store_fetch_end(it);
+    /* a second sync finds nothing */
+    assert_int_equal(store_mailbox_sync(m, &res, NULL), 0);
+    assert_int_equal(res.added.count + res.expunged.count + res.flags_changed.count, 0);
+    store_sync_result_free(&res);
+    /* flags set through the store rename the file */
+    struct store_flags_result fr;
+    assert_int_equal(store_set_flags(m, &four, 1, STORE_FLAGS_REPLACE, STORE_FLAG_ANSWERED, NULL, 0,
+                                     0, &fr, NULL),
+                     0);
+    assert_true(fr.modseq > 0);
+    store_flags_result_free(&fr);
+    char *f4 = find_in(c->maildir, "cur", ",U=4:2,R");
+    assert_non_null(f4);
+    free(f4);
+    /* UNCHANGEDSINCE (RFC 7162) */
+    assert_int_equal(
+        store_set_flags(m, &four, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0, 1, &fr, NULL), 0);
+    assert_int_equal(fr.modified.count, 1);
+    assert_int_equal(fr.changed.count, 0);
+    store_flags_result_free(&fr);
+    store_mailbox_close(m);
+    store_close(s);
+}
+
+static void test_mailboxes(void **state)
+{
+    struct ctx *c = *state;
+    struct store *s = open_store(c, STORE_OPEN_NO_SPECIAL_USE);
+    assert_int_equal(store_mailbox_create(s, "Work/2026/Q1", 0, NULL), 0);
+    assert_int_equal(store_mailbox_create(s, "Work", 0, NULL), -EEXIST);
+    assert_int_equal(store_mailbox_create(s, "台北", 0, NULL), 0);
+    char p[256];
+    snprintf(p, sizeof(p), "%s/.&U,BTFw-/cur", c->maildir);
+    assert_int_equal(access(p, F_OK), 0);
+    struct store_mailbox *m = open_mbox(s, "Work/2026");
+    append(m, msg1, 0);
+    store_mailbox_close(m);
+    struct store_status before;
+    assert_int_equal(store_mailbox_status(s, "Work/2026", &before, NULL), 0);
+    assert_int_equal(store_mailbox_rename(s, "Work", "Old/Work", NULL), 0);
+    assert_false(store_mailbox_exists(s, "Work/2026"));
+    assert_true(store_mailbox_exists(s, "Old/Work/2026/Q1"));
+    struct store_status after;
+    assert_int_equal(store_mailbox_status(s, "Old/Work/2026", &after, NULL), 0);
+    assert_int_equal(after.uidvalidity, before.uidvalidity);
+    assert_int_equal(after.messages, 1);
+    snprintf(p, sizeof(p), "%s/.Old.Work.2026.Q1/cur", c->maildir);
+    assert_int_equal(access(p, F_OK), 0);
+    assert_int_equal(store_mailbox_delete(s, "Old/Work", NULL), -ENOTEMPTY);
+    assert_int_equal(store_mailbox_delete(s, "INBOX", NULL), -EPERM);
+    assert_int_equal(store_mailbox_delete(s, "Old/Work/2026/Q1", NULL), 0);
+    assert_false(store_mailbox_exists(s, "Old/Work/2026/Q1"));
+    /* subscriptions survive a rebuild */
+    assert_int_equal(store_mailbox_subscribe(s, "台北", true, NULL), 0);
+    struct store_mailbox_info *list;
+    size_t n;
+    assert_int_equal(store_mailbox_list(s, &list, &n, NULL), 0);
+    bool old_children = false;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i].name, "Old") == 0)
+            old_children = list[i].has_children;
+    assert_true(old_children);
+    store_mailbox_list_free(list, n);
+    /* recreating a deleted mailbox gives a new UIDVALIDITY */
+    assert_int_equal(store_mailbox_create(s, "X", 0, NULL), 0);
+    struct store_status sx1, sx2;
+    store_mailbox_status(s, "X", &sx1, NULL);
+    assert_int_equal(store_mailbox_delete(s, "X", NULL), 0);
+    assert_int_equal(store_mailbox_create(s, "X", 0, NULL), 0);
+    store_mailbox_status(s, "X", &sx2, NULL);
+    assert_int_not_equal(sx1.uidvalidity, sx2.uidvalidity);
+    assert_int_equal(store_rebuild(s, NULL, NULL, NULL), 0);
+    assert_int_equal(store_mailbox_list(s, &list, &n, NULL), 0);
+    bool sub = false;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i].name, "台北") == 0)
+            sub = list[i].subscribed;
+    assert_true(sub);
+    store_mailbox_list_free(list, n);
+    store_close(s);
+}
+
+static void test_dovecot_import(void **state)
+{
+    struct ctx *c = *state;
+    /* A Dovecot Maildir written by hand: INBOX with two messages and a keyword,
+     * a folder with one. */
+    char src[256], p[512];
+    snprintf(src, sizeof(src), "%s/dovecot", c->root);
+    assert_int_equal(maildir_create_dirs(src, false, NULL), 0);
+    snprintf(p, sizeof(p), "%s/dovecot-uidlist", src);
+    write_file(p, "3 V1234567890 N12 G3085f01b7f11094c501100008c4a11c1\n"
+                  "5 :1700000000.M1P1.dove,S=50,W=52\n"
+                  "11 :1700000001.M2P1.dove\n");
+    snprintf(p, sizeof(p), "%s/dovecot-keywords", src);
+    write_file(p, "0 $Forwarded\n1 Important\n");
+    snprintf(p, sizeof(p), "%s/cur/1700000000.M1P1.dove,S=50,W=52:2,Sa", src);
+    write_file(p, msg1);
+    snprintf(p, sizeof(p), "%s/cur/1700000001.M2P1.dove:2,b", src);
+    write_file(p, msg2);
+    snprintf(p, sizeof(p), "%s/.Lists", src);
+    assert_int_equal(maildir_create_dirs(p, true, NULL), 0);
+    snprintf(p, sizeof(p), "%s/.Lists/dovecot-uidlist", src);
+    write_file(p, "3 V1234567999 N3\n2 :1700000002.M3P1.dove\n");
+    snprintf(p, sizeof(p), "%s/.Lists/new/1700000002.M3P1.dove", src);
+    write_file(p, msg2);
+
+    struct store *s = open_store(c, STORE_OPEN_NO_SPECIAL_USE);
+    struct buf err = BUF_INIT;
+    int n = store_import_maildir(s, src, NULL, NULL, &err);
+    if (n < 0)
+        fail_msg("import: %s", buf_cstr(&err));
+    buf_free(&err);
+    assert_int_equal(n, 3);
+    struct store_mailbox *m = open_mbox(s, "INBOX");
+    assert_int_equal(store_mailbox_uidvalidity(m), 1234567890);
+    const struct store_uids *v = store_mailbox_view(m);
+    assert_int_equal(v->count, 2);
+    assert_int_equal(v->uids[0], 5);
+    assert_int_equal(v->uids[1], 11);
+    struct store_fetch_iter *it;
+    const struct store_message *msg;
+    assert_int_equal(store_fetch_begin(m, NULL, 0, 0, &it, NULL), 0);
+    assert_int_equal(store_fetch_next(it, &msg, NULL), 1);
+    assert_int_equal(msg->keyword_count, 1);
+    assert_string_equal(msg->keywords[0], "$Forwarded");
+    assert_true(msg->flags & STORE_FLAG_SEEN);
+    assert_int_equal(store_fetch_next(it, &msg, NULL), 1);
+    assert_int_equal(msg->keyword_count, 1);
+    assert_string_equal(msg->keywords[0], "Important");
+    store_fetch_end(it);
+    struct store_status st;
+    assert_int_equal(store_mailbox_get_status(m, &st, NULL), 0);
+    assert_int_equal(st.uidnext, 12);
+    assert_int_equal(append(m, msg1, 0), 12);
+    store_mailbox_close(m);
+    m = open_mbox(s, "Lists");
+    assert_int_equal(store_mailbox_uidvalidity(m), 1234567999);
+    assert_int_equal(store_mailbox_view(m)->count, 1);
+    assert_int_equal(store_mailbox_view(m)->uids[0], 2);
+    store_mailbox_close(m);
+    store_close(s);
+
+    /* the same Dovecot Maildir used in place: opened with no index, kept */
+    s = NULL;
+    assert_int_equal(store_open(src, 0, &s, NULL), 0);
+    m = open_mbox(s, "INBOX");
+    assert_int_equal(store_mailbox_uidvalidity(m), 1234567890);
+    assert_int_equal(store_mailbox_view(m)->uids[1], 11);
+    store_mailbox_close(m);
+    store_close(s);
+}
+
+static void test_search(void **state)
+{
+    struct ctx *c = *state;
+    struct store *s = open_store(c, STORE_OPEN_NO_SPECIAL_USE);
+    struct store_mailbox *m = open_mbox(s, "INBOX");
+    append(m, msg1, 0);
+    append(m, msg2, 0);
+    struct store_uids u = {0};
+    assert_int_equal(store_search_text(m, STORE_SEARCH_TEXT, "zebra", &u, NULL), 0);
+    /* the parser fills the text; without it there is nothing to find */
+    if (u.count) {
+        assert_int_equal(u.count, 1);
+        assert_int_equal(u.uids[0], 1);
+    }
+    store_uids_free(&u);
+    assert_int_equal(store_search_text(m, STORE_SEARCH_BODY, "\"quoted\" OR NEAR(", &u, NULL), 0);
+    store_uids_free(&u);
+    store_mailbox_close(m);
+    store_close(s);
+}
+
+/* Two processes on one mailbox: each change is seen through inotify in well
+ * under a second. */
+static void test_notify(void **state)
+{
+    struct ctx *c = *state;
+    struct store *s = open_store(c, STORE_OPEN_NO_SPECIAL_USE);
+    struct store_mailbox *m = open_mbox(s, "INBOX");
+    append(m, msg1, 0);
+    store_mailbox_close(m);
+    int fd = store_notify_fd(s);
+    assert_true(fd >= 0);
+    assert_int_equal(store_notify_watch(s, "INBOX", NULL), 0);
+    m = open_mbox(s, "INBOX");
+    char **names = NULL;
+    size_t count = 0;
+    store_notify_changed(s, &names, &count, NULL); /* drain our own */
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+
+    for (int step = 0; step < 4; step++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            struct store *s2 = NULL;
+            if (store_open(c->maildir, 0, &s2, NULL) < 0)
+                _exit(1);
+            struct store_mailbox *m2 = NULL;
+            if (store_mailbox_open(s2, "INBOX", &m2, NULL) < 0)
+                _exit(2);
+            struct store_uid_range one = {1, 1};
+            struct store_flags_result fr;
+            int r = 0;
+            if (step == 0)
+                r = store_append(m2, msg2, strlen(msg2), NULL, NULL, NULL);
+            else if (step == 1)
+                r = store_set_flags(m2, &one, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0, 0, &fr,
+                                    NULL);
+            else if (step == 2)
+                r = store_expunge(m2, &one, 1, false, NULL, NULL);
+            if (step == 3) {
+                /* a delivery by another program */
+                char p[512];
+                snprintf(p, sizeof(p), "%s/new/1700000009.P9.mta", c->maildir);
+                write_file(p, msg2);
+            }
+            if (step == 1)
+                store_flags_result_free(&fr);
+            store_mailbox_close(m2);
+            store_close(s2);
+            _exit(r < 0 ? 3 : 0);
+        }
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        assert_int_equal(poll(&pfd, 1, 1000), 1);
+        int status;
+        waitpid(pid, &status, 0);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        names = NULL;
+        count = 0;
+        assert_true(store_notify_changed(s, &names, &count, NULL) >= 1);
+        assert_string_equal(names[0], "INBOX");
+        for (size_t i = 0; i < count; i++)
+            free(names[i]);
+        free(names);
+        struct store_sync_result res;
+        assert_int_equal(store_mailbox_sync(m, &res, NULL), 0);
+        if (step == 0 || step == 3)
+            assert_int_equal(res.added.count, 1);
+        if (step == 1)
+            assert_int_equal(res.flags_changed.count, 1);
+        if (step == 2)
+            assert_int_equal(res.expunged.count, 1);
+        store_sync_result_free(&res);
+    }
+    store_mailbox_close(m);
+    store_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_open_special_use, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append_fetch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_uids_never_reused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_copy_move, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_outside, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mailboxes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dovecot_import, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_search, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -19,16 +19,11 @@
 #include "mail/message.h"
 #include "store/mailbox-name.h"
 
-/* The one call into the message parser (src/mail/message.h). Declared weak
- * so the store links and works (without cached ENVELOPE/BODYSTRUCTURE) while
- * the parser is being written; the real definition wins once it is there. */
-#pragma weak mail_parse_fd
-#pragma weak mail_summary_free
-
+/* The one call into the message parser (src/mail/message.h). */
 static void parse_message(int fd, struct mail_summary *sum)
 {
     memset(sum, 0, sizeof(*sum));
-    if (mail_parse_fd && lseek(fd, 0, SEEK_SET) == 0 && mail_parse_fd(fd, sum) < 0)
+    if (lseek(fd, 0, SEEK_SET) == 0 && mail_parse_fd(fd, sum) < 0)
         memset(sum, 0, sizeof(*sum));
 }
 
@@ -86,8 +81,7 @@ int msg_insert_parsed(struct store *s, const struct msg_insert *mi, int fd, stru
             r = index_error(s->db, rc, "text insert", err);
     }
 out:
-    if (mail_summary_free)
-        mail_summary_free(&sum);
+    mail_summary_free(&sum);
     return r;
 }
 

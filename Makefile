@@ -40,8 +40,10 @@ CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# bench/: programs linked against the core objects (the crash test's driver, the benchmark)
+BENCH_BINS := $(BUILD)/bench/crash-driver $(BUILD)/bench/store-bench
 
-.PHONY: all deps check unit integration run install format clean fuzz bench check-asan
+.PHONY: all deps check unit integration run install format clean fuzz bench crash check-asan
 
 all: deps $(BUILD)/gannet
 
@@ -60,13 +62,28 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS)
 	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ $< $(CORE_OBJS) \
 	    $(LDFLAGS) $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
+$(BUILD)/bench/%: bench/%.c $(CORE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJS) $(LDFLAGS) $(LDLIBS)
+
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; (cd tests/unit && ../../$$t); done
 
-integration: $(BUILD)/gannet
+integration: $(BUILD)/gannet $(BUILD)/bench/crash-driver
 	GANNET=$(abspath $(BUILD)/gannet) python3 -m unittest discover -s tests/integration -p 'test_*.py' -v
 
 check: all unit integration
+
+# Not part of check: figures into docs/BENCHMARKS.md (bench/store-bench.c), and
+# the crash test run for ten minutes instead of forty seconds.
+bench: all $(BENCH_BINS)
+	$(BUILD)/bench/store-bench --gannet $(BUILD)/gannet > docs/BENCHMARKS.md.new
+	mv docs/BENCHMARKS.md.new docs/BENCHMARKS.md
+	@cat docs/BENCHMARKS.md
+
+crash: $(BUILD)/gannet $(BUILD)/bench/crash-driver
+	CRASH_SECONDS=$${CRASH_SECONDS:-600} GANNET=$(abspath $(BUILD)/gannet) \
+	    python3 -m unittest discover -s tests/integration -p test_crash.py -v
 
 check-asan:
 	$(MAKE) SANITIZE=1 check

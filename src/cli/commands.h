@@ -6,5 +6,12 @@
 int cmd_serve(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_passwd(int argc, char **argv);
+/* The mail admin commands (Dovecot's doveadm): all take -c FILE -u USER and
+ * drop to mail_uid/mail_gid before touching mail (cli/mail-user.h). */
+int cmd_mailbox(int argc, char **argv);
+int cmd_fetch(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_index(int argc, char **argv);
+int cmd_deliver(int argc, char **argv);
 
 #endif

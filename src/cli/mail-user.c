@@ -2,6 +2,10 @@
 #include "cli/mail-user.h"
 
 #include "auth/passdb.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <sys/stat.h>
 
 #include <getopt.h>
 #include <stdio.h>
@@ -170,11 +174,54 @@ int mail_user_init(struct mail_user *mu, const char *config, const char *user, s
 
 void mail_user_deinit(struct mail_user *mu)
 {
-    /* the store is closed by mail_user_close_store() */
+    if (mu->store)
+        store_close(mu->store);
     if (mu->set_loaded)
         settings_free(&mu->set);
     free(mu->user);
     free(mu->home);
     free(mu->maildir);
     memset(mu, 0, sizeof(*mu));
+}
+
+/* mkdir -p for the directories above the Maildir (the user's home may not
+ * exist yet): made by mail_uid, private to it. */
+static int make_parents(const char *path, struct buf *err)
+{
+    char *p = xstrdup(path);
+    for (char *slash = strchr(p + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+            buf_printf(err, "cannot create %s: %s", p, strerror(errno));
+            free(p);
+            return -1;
+        }
+        *slash = '/';
+    }
+    free(p);
+    return 0;
+}
+
+int mail_user_open_store(struct mail_user *mu, struct buf *err)
+{
+    if (make_parents(mu->maildir, err) < 0)
+        return EX_TEMPFAIL;
+    struct buf why = BUF_INIT;
+    if (store_open(mu->maildir, STORE_OPEN_CREATE, &mu->store, &why) < 0) {
+        buf_printf(err, "cannot open the mail store of %s at %s: %s", mu->user, mu->maildir,
+                   buf_cstr(&why));
+        buf_free(&why);
+        mu->store = NULL;
+        return EX_TEMPFAIL;
+    }
+    buf_free(&why);
+    return 0;
+}
+
+void admin_error(const char *cmd, const char *msg)
+{
+    fprintf(stderr, "gannet %s: ", cmd);
+    for (const char *c = msg; *c; c++)
+        fputc(*c == '\n' || *c == '\r' ? ' ' : *c, stderr);
+    fputc('\n', stderr);
 }

@@ -13,6 +13,8 @@
 
 #include <stdbool.h>
 
+struct store;
+
 /* The options every admin command takes: -c FILE -u USER, and the ones some
  * take: -m MAILBOX, -f FIELDS. args/n_args: what is left (positional). */
 struct admin_opts {
@@ -39,6 +41,7 @@ struct mail_user {
     char *home;    /* NULL when the userdb gives none */
     char *maildir; /* the expanded mail_location path */
     struct privs privs;
+    struct store *store; /* after mail_user_open_store(); closed by mail_user_deinit() */
 };
 
 /* Loads the config, looks up the user, expands mail_location, drops privileges.
@@ -46,6 +49,13 @@ struct mail_user {
  * EX_NOUSER (no such user), EX_TEMPFAIL (userdb unreadable), EX_NOPERM (cannot
  * switch to mail_uid), with one line in err. */
 int mail_user_init(struct mail_user *mu, const char *config, const char *user, struct buf *err);
+
+/* Opens the user's store (creating the Maildir, its parents and INBOX when
+ * missing, as the first login would): 0, or EX_TEMPFAIL with err. */
+int mail_user_open_store(struct mail_user *mu, struct buf *err);
+
+/* Prints "gannet CMD: MESSAGE" on stderr (one line: newlines become spaces). */
+void admin_error(const char *cmd, const char *msg);
 
 void mail_user_deinit(struct mail_user *mu);
 

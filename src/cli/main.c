@@ -20,6 +20,11 @@ static const struct {
     {"serve", cmd_serve, "serve [-c FILE] [-F]        run the server (-F: foreground, log to stderr)"},
     {"config", cmd_config, "config check [-c FILE]      check the configuration, warn about dangerous settings"},
     {"passwd", cmd_passwd, "passwd [-s SCHEME]          read a password, print a {SCHEME}hash line"},
+    {"mailbox", cmd_mailbox, "mailbox list|create|delete|rename|status -u USER ...  a user's mailboxes"},
+    {"fetch", cmd_fetch, "fetch -u USER MAILBOX SEQSET ITEMS  print messages as IMAP FETCH does"},
+    {"import", cmd_import, "import -u USER PATH [-m MAILBOX]  import a Maildir, Dovecot Maildir or mbox"},
+    {"index", cmd_index, "index rebuild -u USER       rebuild a user's index from the Maildir"},
+    {"deliver", cmd_deliver, "deliver -u USER [-m MAILBOX]  deliver one message from stdin (an LDA)"},
     {"version", cmd_version, "version                     print the version"},
 };
 

@@ -196,11 +196,19 @@ void mail_parser_finish(struct mail_parser *p, struct mail_summary *out)
     }
     struct buf b = BUF_INIT;
     memset(out, 0, sizeof(*out));
+    /* The writers give the inside of the list, as doveadm prints it; a FETCH
+     * response needs the parenthesized form (RFC 9051 §7.5.2). */
+    buf_putc(&b, '(');
     imap_envelope_write(&b, root);
+    buf_putc(&b, ')');
     out->envelope = buf_steal(&b);
+    buf_putc(&b, '(');
     imap_bodystructure_write(&b, root, false);
+    buf_putc(&b, ')');
     out->body = buf_steal(&b);
+    buf_putc(&b, '(');
     imap_bodystructure_write(&b, root, true);
+    buf_putc(&b, ')');
     out->bodystructure = buf_steal(&b);
     out->sent_date = mail_parse_date(root->envelope[ENV_DATE]);
     out->header_size = root->header_phys_size;

@@ -17,8 +17,8 @@
 struct mail_summary {
     char *envelope; /* RFC 9051 ENVELOPE, "(date subject from sender reply-to to cc bcc in-reply-to
                        message-id)" */
-    char *body;     /* non-extensible BODY form */
-    char *bodystructure;  /* extensible BODYSTRUCTURE form */
+    char *body;     /* non-extensible BODY form, "(...)" as in a FETCH response */
+    char *bodystructure;  /* extensible BODYSTRUCTURE form, "(...)" */
     time_t sent_date;     /* from Date:, 0 when missing or unparsable (SEARCH
                              SENTBEFORE/SENTON/SENTSINCE) */
     size_t header_size;   /* bytes of the top-level header including the blank line */

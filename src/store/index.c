@@ -37,6 +37,9 @@ static const char schema[] =
     " UNIQUE (mailbox_id, uid));"
     "CREATE INDEX IF NOT EXISTS messages_base ON messages (mailbox_id, base);"
     "CREATE INDEX IF NOT EXISTS messages_modseq ON messages (mailbox_id, modseq);"
+    /* Covers STATUS: its counts read this small index, not the rows with
+     * their cached ENVELOPE and BODYSTRUCTURE. */
+    "CREATE INDEX IF NOT EXISTS messages_status ON messages (mailbox_id, flags, vsize, recent);"
     /* Expunged UIDs, for QRESYNC's VANISHED (RFC 7162 §3.2.10) and so that a
      * file reappearing with an expunged ",U=" gets a new UID. */
     "CREATE TABLE IF NOT EXISTS expunged ("

@@ -33,7 +33,7 @@ LDLIBS  += $(PKG_LIBS)
 
 # Layers, lowest first (DESIGN.md): a lower layer never includes a higher one.
 CORE_SRCS := $(sort $(wildcard src/lib/*.c src/mail/*.c src/store/*.c src/auth/*.c src/net/*.c \
-                 src/imap/*.c src/pop3/*.c))
+                 src/imap/*.c src/pop3/*.c src/probe/*.c))
 CLI_SRCS  := $(sort $(wildcard src/cli/*.c))
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/%.o)
@@ -78,6 +78,7 @@ check: all unit integration
 # the crash test run for ten minutes instead of forty seconds.
 bench: all $(BENCH_BINS)
 	$(BUILD)/bench/store-bench --gannet $(BUILD)/gannet > docs/BENCHMARKS.md.new
+	GANNET=$(abspath $(BUILD)/gannet) python3 bench/session-memory.py >> docs/BENCHMARKS.md.new
 	mv docs/BENCHMARKS.md.new docs/BENCHMARKS.md
 	@cat docs/BENCHMARKS.md
 

@@ -25,6 +25,7 @@ import poplib
 import pwd
 import re
 import select
+import shutil
 import signal
 import socket
 import ssl
@@ -585,6 +586,16 @@ class GannetServer:
 
     def path(self, name):
         return os.path.join(self.dir, name)
+
+    def reachable_copy(self, program):
+        """A copy of program in this server's directory, for running it as
+        another user: the checkout may lie under a directory (a private /tmp
+        clone, /root) that the mail user cannot enter."""
+        dest = os.path.join(self.dir, os.path.basename(program))
+        if not os.path.exists(dest):
+            shutil.copy2(program, dest)
+            os.chmod(dest, 0o755)
+        return dest
 
     def write_users(self):
         """The passwd-file: the test users, then extra_users (raw lines)."""

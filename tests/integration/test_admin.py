@@ -463,7 +463,8 @@ class TestPrivileges(AdminTestCase):
     def test_other_user_than_mail_uid_is_refused(self):
         other = pwd.getpwnam("daemon")
         for args in (("mailbox", "list", "-u", "alice"), ("deliver", "-u", "alice")):
-            r = subprocess.run([GANNET, *args, "-c", self.srv.conf], input=message(1),
+            r = subprocess.run([self.srv.reachable_copy(GANNET), *args, "-c", self.srv.conf],
+                               input=message(1),
                                capture_output=True, timeout=30, user=other.pw_uid,
                                group=other.pw_gid, extra_groups=[])
             self.assertNotEqual(r.returncode, 0, args)
@@ -472,7 +473,8 @@ class TestPrivileges(AdminTestCase):
         self.assertFalse(os.path.exists(os.path.join(self.home, "alice")))
 
     def test_as_the_mail_user_it_works(self):
-        r = subprocess.run([GANNET, "deliver", "-u", "alice", "-c", self.srv.conf],
+        r = subprocess.run([self.srv.reachable_copy(GANNET), "deliver", "-u", "alice", "-c",
+                            self.srv.conf],
                            input=message(1), capture_output=True, timeout=30,
                            user=self.mail_uid, group=pwd.getpwnam("nobody").pw_gid,
                            extra_groups=[])

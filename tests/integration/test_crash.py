@@ -80,7 +80,7 @@ class TestCrash(unittest.TestCase):
         kw = {}
         if os.geteuid() == 0:
             kw = dict(user=self.pw.pw_uid, group=self.pw.pw_gid, extra_groups=[])
-        p = subprocess.Popen([DRIVER, self.maildir, self.log, str(seed)],
+        p = subprocess.Popen([self.srv.reachable_copy(DRIVER), self.maildir, self.log, str(seed)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
         time.sleep(lifetime)
         p.send_signal(signal.SIGKILL)

@@ -125,7 +125,7 @@ int mail_location_expand(const char *location, const char *user, const char *hom
 int mail_user_init(struct mail_user *mu, const char *config, const char *user, struct buf *err)
 {
     memset(mu, 0, sizeof(*mu));
-    if (settings_load(config, &mu->set, err) < 0)
+    if (settings_load_without_tls_files(config, &mu->set, err) < 0)
         return EX_CONFIG;
     mu->set_loaded = true;
     if (privs_resolve(&mu->set, &mu->privs, err) < 0)

@@ -982,6 +982,7 @@ struct parser {
     struct input *in;
     struct frame frames[SETTINGS_MAX_SECTION_DEPTH];
     size_t depth;
+    bool skip_tls_files; /* keep the paths of ssl_cert/ssl_key, don't read them */
 };
 
 /* Every error is "FILE:LINE: message" and stops the parse. */
@@ -1193,7 +1194,7 @@ static int parse_assignment(struct parser *p, const char **sp, const char *key)
     struct buf value = BUF_INIT, why = BUF_INIT;
     char *path = NULL;
     int ret = read_value(p, sp, key, false, &value, &path);
-    if (ret == 0 && path != NULL)
+    if (ret == 0 && path != NULL && !(p->skip_tls_files && d->type == V_FILE))
         ret = read_value_file(p, path, d, &value);
     if (ret == 0 && !store_value(d, section_object(p), buf_cstr(&value), path, &why))
         ret = fail(p, "%s: %s", key, buf_cstr(&why));
@@ -1491,9 +1492,9 @@ static int parse_file(struct parser *p, const char *path, bool missing_ok)
     return ret;
 }
 
-int settings_load(const char *path, struct settings *out, struct buf *err)
+static int load(const char *path, struct settings *out, struct buf *err, bool skip_tls_files)
 {
-    struct parser p = {.set = out, .err = err};
+    struct parser p = {.set = out, .err = err, .skip_tls_files = skip_tls_files};
     settings_init_defaults(out);
     out->config_path = xstrdup(path);
     int ret = parse_file(&p, path, false);
@@ -1502,6 +1503,16 @@ int settings_load(const char *path, struct settings *out, struct buf *err)
     if (ret < 0)
         settings_free(out);
     return ret;
+}
+
+int settings_load(const char *path, struct settings *out, struct buf *err)
+{
+    return load(path, out, err, false);
+}
+
+int settings_load_without_tls_files(const char *path, struct settings *out, struct buf *err)
+{
+    return load(path, out, err, true);
 }
 
 /* ---- dump ---- */

@@ -96,6 +96,11 @@ void settings_init_defaults(struct settings *s);
  * returns -1 with "FILE:LINE: what was expected" in err; *out is then empty. */
 int settings_load(const char *path, struct settings *out, struct buf *err);
 
+/* The same, except that ssl_cert and ssl_key keep only their paths (values
+ * ""): for the mail admin commands and the LDA, which run as mail_uid and have
+ * no use for the private key that only root may read. */
+int settings_load_without_tls_files(const char *path, struct settings *out, struct buf *err);
+
 void settings_free(struct settings *s);
 
 /* Parses "2 secs", "500 ms", "1 min", "3 hours" into milliseconds. */

@@ -12,6 +12,7 @@
 #include "probe/tls-scan.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
@@ -293,14 +294,29 @@ static void scan_s_server(bool serverpref)
 
     tls_scan_result_free(r);
 
-    /* The same certificate as its own CA: trusted now. */
+    /* The same certificate as its own CA: trusted now; a name (sent as SNI)
+     * matched against the DNS SAN; from another loopback source address. */
     t.ca_file = cert;
+    t.host = "probe.test";
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1);
+    t.source = (const struct sockaddr *)&src;
+    t.source_len = sizeof src;
     o = (struct outcome){0};
     tls_scan_start(base, &t, on_done, &o);
     event_base_dispatch(base);
     assert_int_equal(o.calls, 1);
+    assert_true(o.res->reachable);
     assert_true(o.res->cert.trusted);
     assert_string_equal(o.res->cert.verify_error, "");
+    assert_true(o.res->cert.hostname_match);
+    tls_scan_result_free(o.res);
+    t.host = "other.test";
+    o = (struct outcome){0};
+    tls_scan_start(base, &t, on_done, &o);
+    event_base_dispatch(base);
+    assert_int_equal(o.calls, 1);
+    assert_false(o.res->cert.hostname_match);
     tls_scan_result_free(o.res);
 
     kill(child, SIGTERM);
@@ -418,13 +434,40 @@ static void test_scan_gannet(void **state)
     static const enum tls_scan_preamble pre[] = {TLS_PREAMBLE_IMAP, TLS_PREAMBLE_NONE,
                                                  TLS_PREAMBLE_POP3, TLS_PREAMBLE_NONE};
     struct outcome o[4] = {{0}};
+    /* --trace goes to stderr: catch it in a file for the scan's duration. */
+    char trace_path[400];
+    snprintf(trace_path, sizeof trace_path, "%s/trace", dir);
+    fflush(stderr);
+    int saved_stderr = dup(2);
+    int trace_fd = open(trace_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(saved_stderr >= 0 && trace_fd >= 0);
+    dup2(trace_fd, 2);
+    close(trace_fd);
     double t0 = now_s();
     for (int i = 0; i < 4; i++) {
         target_init(&t[i], ports[i], i < 2 ? "imap" : "pop3", pre[i]);
+        t[i].trace = true;
         tls_scan_start(base, &t[i], on_done, &o[i]);
     }
     event_base_dispatch(base);
     double took = now_s() - t0;
+    fflush(stderr);
+    dup2(saved_stderr, 2);
+    close(saved_stderr);
+    FILE *tf = fopen(trace_path, "r");
+    assert_non_null(tf);
+    bool saw_starttls = false, saw_stls = false, saw_greeting = false;
+    char tline[1024];
+    while (fgets(tline, sizeof tline, tf)) {
+        saw_starttls |= strncmp(tline, "> [127.0.0.1 tls#", 17) == 0 &&
+                        strstr(tline, "] a STARTTLS\\r\\n\n") != NULL;
+        saw_stls |= strncmp(tline, "> ", 2) == 0 && strstr(tline, "] STLS\\r\\n\n") != NULL;
+        saw_greeting |= strncmp(tline, "< ", 2) == 0 && strstr(tline, "] * OK ") != NULL;
+    }
+    fclose(tf);
+    assert_true(saw_starttls);
+    assert_true(saw_stls);
+    assert_true(saw_greeting);
     kill(child, SIGTERM);
     waitpid(child, NULL, 0);
     size_t total = 0;

@@ -346,6 +346,62 @@ static void test_scan_s_server_preference(void **state)
     scan_s_server(true);
 }
 
+/* A legacy server: TLS 1.0 only, a DHE and a static-RSA CBC suite. */
+static void test_scan_s_server_legacy(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tls-scan-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    make_cert(dir);
+    unsigned short port = free_port();
+    char accept[32], cert[300], key[300];
+    snprintf(accept, sizeof accept, "127.0.0.1:%u", port);
+    snprintf(cert, sizeof cert, "%s/c.pem", dir);
+    snprintf(key, sizeof key, "%s/k.pem", dir);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        freopen("/dev/null", "r", stdin);
+        freopen("/dev/null", "w", stdout);
+        freopen("/dev/null", "w", stderr);
+        execlp("openssl", "openssl", "s_server", "-quiet", "-www", "-accept", accept, "-cert", cert,
+               "-key", key, "-tls1", "-cipher", "DHE-RSA-AES128-SHA:AES128-SHA:@SECLEVEL=0",
+               (char *)NULL);
+        _exit(127);
+    }
+    assert_true(wait_listening(port, child));
+    struct event_base *base = event_base_new();
+    struct tls_scan_target t;
+    target_init(&t, port, "pop3", TLS_PREAMBLE_NONE);
+    struct outcome o = {0};
+    tls_scan_start(base, &t, on_done, &o);
+    event_base_dispatch(base);
+    kill(child, SIGTERM);
+    waitpid(child, NULL, 0);
+    assert_int_equal(o.calls, 1);
+    struct tls_scan_result *r = o.res;
+    assert_true(r->reachable);
+    assert_int_equal(r->versions[TLS_V_1_0], TLS_SUPPORT_YES);
+    assert_int_equal(r->versions[TLS_V_1_1], TLS_SUPPORT_NO);
+    assert_int_equal(r->versions[TLS_V_1_2], TLS_SUPPORT_NO);
+    assert_int_equal(r->versions[TLS_V_1_3], TLS_SUPPORT_NO);
+    assert_int_equal(r->n_ciphers[TLS_V_1_0], 2);
+    for (size_t i = 0; i < 2; i++) {
+        const struct tls_cipher *c = &r->ciphers[TLS_V_1_0][i];
+        if (strcmp(c->name, "DHE-RSA-AES128-SHA") == 0)
+            assert_int_equal(c->classes, TLS_CLASS_FS | TLS_CLASS_CBC);
+        else if (strcmp(c->name, "AES128-SHA") == 0)
+            assert_int_equal(c->classes, TLS_CLASS_CBC | TLS_CLASS_WEAK);
+        else
+            fail_msg("unexpected suite %s", c->name);
+    }
+    assert_true(r->dh_bits >= 1024);
+    assert_int_equal(r->n_groups, 0); /* no ECDHE, no TLS 1.3 */
+    tls_scan_result_free(r);
+    event_base_free(base);
+    rm_rf(dir);
+}
+
 /* ---- against gannet ---- */
 
 static const char *gannet_binary(void)
@@ -515,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_cipher_classes),
         cmocka_unit_test(test_scan_s_server),
         cmocka_unit_test(test_scan_s_server_preference),
+        cmocka_unit_test(test_scan_s_server_legacy),
         cmocka_unit_test(test_scan_gannet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

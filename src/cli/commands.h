@@ -6,6 +6,7 @@
 int cmd_serve(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_passwd(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
 /* The mail admin commands (Dovecot's doveadm): all take -c FILE -u USER and
  * drop to mail_uid/mail_gid before touching mail (cli/mail-user.h). */
 int cmd_mailbox(int argc, char **argv);

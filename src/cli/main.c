@@ -25,6 +25,7 @@ static const struct {
     {"import", cmd_import, "import -u USER PATH [-m MAILBOX]  import a Maildir, Dovecot Maildir or mbox"},
     {"index", cmd_index, "index rebuild -u USER       rebuild a user's index from the Maildir"},
     {"deliver", cmd_deliver, "deliver -u USER [-m MAILBOX]  deliver one message from stdin (an LDA)"},
+    {"probe", cmd_probe, "probe [--json] [--intrusive] ... TARGET...  footprint and audit IMAP/POP3 services"},
     {"version", cmd_version, "version                     print the version"},
 };
 

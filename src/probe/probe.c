@@ -77,6 +77,7 @@ struct probe_port_private {
     enum expect_kind ex;
     char tag[16];
     bool allow_cont;
+    bool secret; /* the bytes sent now carry the password: not traced */
     struct event *timer;
     struct buf rx, resp, sent;
     bool done_caps, done_id, done_bogus, done_empty, done_ntlm, done_user, done_http;
@@ -151,6 +152,8 @@ static void arm(struct probe_port *p, unsigned ms)
 static void take(struct probe_port_private *x, size_t n)
 {
     buf_reset(&x->resp);
+    if (!x->rx.data)
+        return;
     buf_append(&x->resp, x->rx.data, n);
     memmove(x->rx.data, x->rx.data + n, x->rx.len - n);
     x->rx.len -= n;
@@ -366,10 +369,14 @@ static void exchange(struct probe_port *p, enum step st, const char *s, size_t l
     snprintf(x->tag, sizeof(x->tag), "%s", tag ? tag : "");
     x->allow_cont = allow_cont;
     buf_reset(&x->sent);
-    if (len) {
+    if (len && x->secret) {
+        buf_puts(&x->sent, "(credentials not shown)");
+        trace(p, ">", "(credentials not shown)", strlen("(credentials not shown)"));
+    } else if (len) {
         probe_escape(&x->sent, s, len);
         trace(p, ">", s, len);
     }
+    x->secret = false;
     gettimeofday(&x->t_sent, NULL);
     if (x->closed || !x->bev) {
         event_active(x->timer, EV_TIMEOUT, 0);
@@ -550,10 +557,8 @@ static void plan(struct probe_port *p)
     if (o->user && o->password && x->in_tls && !p->login_tested && !p->anon_ok) {
         p->login_tested = true;
         if (imap) {
+            x->secret = true; /* the password is neither evidence nor traced */
             imap_fake_login(p, S_LOGIN, "l1", o->user, o->password);
-            /* the password is not evidence */
-            buf_reset(&x->sent);
-            buf_puts(&x->sent, "l1 LOGIN ... (credentials not shown)");
         } else {
             struct buf c = BUF_INIT;
             buf_printf(&c, "USER %s\r\n", o->user);
@@ -736,7 +741,11 @@ static void step(struct probe_port *p, enum io_result r)
         return;
     case S_INJECTION:
         p->injection_tested = true;
+        buf_printf(&p->evidence[EV_INJECTION], "> %s\n(TLS handshake, then %u ms of listening)\n",
+                   buf_cstr(&p->evidence[EV_STARTTLS]), SHORT_WAIT_MS);
         keep_evidence(p, EV_INJECTION);
+        if (!x->resp.len)
+            buf_puts(&p->evidence[EV_INJECTION], "< (nothing)\n");
         p->injection = x->resp.len > 0;
         if (r == IO_CLOSED) {
             port_finish_main(p);
@@ -768,10 +777,9 @@ static void step(struct probe_port *p, enum io_result r)
     case S_LOGIN_USER: {
         struct buf c = BUF_INIT;
         buf_printf(&c, "PASS %s\r\n", x->rp->opt->password);
+        x->secret = true;
         exchange(p, S_LOGIN, c.data, c.len, EX_LINE, NULL, false, 0);
-        buf_free(&c);
-        buf_reset(&x->sent);
-        buf_puts(&x->sent, "PASS ... (not shown)");
+        buf_free_secret(&c);
         return;
     }
     case S_LOGIN:

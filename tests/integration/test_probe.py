@@ -1,0 +1,290 @@
+"""`gannet probe` against gannet itself (default and weakened configurations)
+and against a fake server replaying other products (probe_fakeserver.py).
+
+The probes run from 127.0.0.2 to 127.0.0.1, so that the server does not see
+a same-host client (issue 4, DESIGN.md)."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import GANNET, HOST, OTHER_HOST, GannetServer, make_cert, password  # noqa: E402
+from probe_fakeserver import FakeServer  # noqa: E402
+
+MEDIUM_OR_ABOVE = ("medium", "high", "critical")
+
+WEAK = {
+    "ssl": "yes",
+    "disable_plaintext_auth": "no",
+    "ssl_min_protocol": "TLSv1",
+    "ssl_cipher_list": "ALL:@SECLEVEL=0",
+    "login_greeting": "gannet 0.1.0 ready.",
+    "auth_mechanisms": "plain anonymous",
+    "auth_anonymous_username": "alice",
+}
+
+
+def probe(*args, timeout=60):
+    """Runs gannet probe; returns (exit status, stdout, stderr, seconds)."""
+    t = time.monotonic()
+    r = subprocess.run([GANNET, "probe", *args], capture_output=True, text=True, timeout=timeout)
+    return r.returncode, r.stdout, r.stderr, time.monotonic() - t
+
+
+def targets(srv):
+    return [f"imap://{HOST}:{srv.ports['imap']}", f"imaps://{HOST}:{srv.ports['imaps']}",
+            f"pop3://{HOST}:{srv.ports['pop3']}", f"pop3s://{HOST}:{srv.ports['pop3s']}"]
+
+
+def failed(port, at_least=None):
+    order = ["info", "low", "medium", "high", "critical"]
+    return {f["id"] for f in port["findings"] if f["status"] == "fail"
+            and (at_least is None or order.index(f["severity"]) >= order.index(at_least))}
+
+
+class ProbeGannetDefault(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = GannetServer()
+        cls.srv.__enter__()
+        cls.rc, out, cls.err, cls.seconds = probe(
+            "--json", "--source", OTHER_HOST, "--ca", cls.srv.cert, *targets(cls.srv))
+        cls.doc = json.loads(out)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.__exit__(None, None, None)
+
+    def test_nothing_at_medium_or_above(self):
+        for p in self.doc["ports"]:
+            self.assertEqual(failed(p, "medium"), set(), p["destination"])
+        self.assertEqual(self.rc, 0, self.err)
+        self.assertEqual(self.doc["scan"]["exit_status"], 0)
+
+    def test_four_ports_under_15_seconds(self):
+        self.assertLess(self.seconds, 15.0)
+        self.assertEqual(len(self.doc["ports"]), 4)
+        for p in self.doc["ports"]:
+            self.assertIsNotNone(p["tls"], p["destination"])
+            self.assertTrue(p["tls"]["reachable"], p["destination"])
+
+    def test_product_and_transport(self):
+        by_port = {p["port"]: p for p in self.doc["ports"]}
+        for name, transport, proto in [("imap", "cleartext", "imap"), ("imaps", "implicit-tls", "imap"),
+                                       ("pop3", "cleartext", "pop3"), ("pop3s", "implicit-tls", "pop3")]:
+            p = by_port[self.srv.ports[name]]
+            self.assertEqual(p["transport"], transport)
+            self.assertEqual(p["protocol"], proto)
+            self.assertEqual(p["product"]["name"], "gannet")
+            self.assertGreaterEqual(p["product"]["confidence"], 80)
+            self.assertEqual(p["source"], OTHER_HOST)
+            self.assertFalse(p["same_host"])
+            self.assertIsNone(p["error"])
+
+    def test_capabilities_and_starttls(self):
+        by_port = {p["port"]: p for p in self.doc["ports"]}
+        imap = by_port[self.srv.ports["imap"]]
+        self.assertEqual(imap["greeting"][:5], "* OK ")
+        self.assertIn("LOGINDISABLED", imap["capabilities"]["pre_tls"])
+        self.assertIn("STARTTLS", imap["capabilities"]["pre_tls"])
+        self.assertNotIn("STARTTLS", imap["capabilities"]["tls"])
+        self.assertIn("STARTTLS", imap["capabilities"]["removed_by_tls"])
+        self.assertEqual(imap["capabilities"]["ok_text"], "CAPABILITY completed.")
+        self.assertEqual(imap["starttls"], {"offered": True, "works": True, "injection": False})
+        self.assertEqual(imap["id"], {"name": "gannet"})
+        pop3 = by_port[self.srv.ports["pop3"]]
+        self.assertIn("STLS", pop3["capabilities"]["pre_tls"])
+        self.assertEqual(pop3["starttls"]["injection"], False)
+        ids = {f["id"]: f for f in imap["findings"]}
+        self.assertEqual(ids["auth.plaintext_pre_tls"]["status"], "pass")
+        self.assertEqual(ids["starttls.injection"]["status"], "pass")
+        self.assertIn("a5 STARTTLS\\r\\na6 NOOP\\r\\n", ids["starttls.injection"]["evidence"] +
+                      ids["starttls.missing"]["evidence"])
+        self.assertEqual(ids["tls.cert.self_signed"]["status"], "pass")
+        self.assertEqual(ids["disclosure.version"]["status"], "pass")
+
+    def test_self_signed_without_ca(self):
+        rc, out, err, _ = probe("--json", "--source", OTHER_HOST,
+                                f"imaps://{HOST}:{self.srv.ports['imaps']}")
+        doc = json.loads(out)
+        self.assertEqual(failed(doc["ports"][0], "medium"), {"tls.cert.self_signed"})
+        self.assertEqual(rc, 2)
+        rc, _, _, _ = probe("--fail-on", "high", "--source", OTHER_HOST,
+                            f"imaps://{HOST}:{self.srv.ports['imaps']}")
+        self.assertEqual(rc, 0)
+
+    def test_table_and_trace(self):
+        rc, out, err, _ = probe("--trace", "--no-tls-scan", "--source", OTHER_HOST,
+                                f"{HOST}:{self.srv.ports['imap']}")
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("SEVERITY", out)
+        self.assertIn("starttls.injection", out)
+        self.assertRegex(out, r"imap\s+cleartext\s+gannet")
+        self.assertIn("> a1 CAPABILITY\\r\\n", err)
+        self.assertIn("< * OK [CAPABILITY", err)
+
+    def test_capabilities_after_login(self):
+        for name in ("imap", "pop3s"):
+            rc, out, err, _ = probe("--json", "--no-tls-scan", "--source", OTHER_HOST,
+                                    "--user", "alice", "--password", password("alice"),
+                                    f"{HOST}:{self.srv.ports[name]}")
+            p = json.loads(out)["ports"][0]
+            self.assertIsNotNone(p["capabilities"]["login"], name + err)
+            if name == "imap":
+                self.assertIn("IMAP4rev2", p["capabilities"]["login"])
+                self.assertNotIn("AUTH=PLAIN", p["capabilities"]["login"])
+            self.assertNotIn(password("alice"), out)
+
+    def test_same_host_warning(self):
+        rc, out, err, _ = probe("--no-tls-scan", "--source", HOST, f"{HOST}:{self.srv.ports['pop3']}")
+        self.assertIn("warning:", out)
+        self.assertIn("its own address", out)
+
+
+class ProbeGannetWeak(unittest.TestCase):
+    def test_weaknesses_found(self):
+        with GannetServer(settings=WEAK) as srv:
+            rc, out, err, seconds = probe("--json", "--intrusive", "--source", OTHER_HOST,
+                                          "--ca", srv.cert, *targets(srv))
+            doc = json.loads(out)
+            by_port = {p["port"]: p for p in doc["ports"]}
+            for name in ("imap", "imaps", "pop3", "pop3s"):
+                f = failed(by_port[srv.ports[name]])
+                for expected in ("tls.legacy_protocol", "tls.weak_cipher", "disclosure.version",
+                                 "auth.anonymous"):
+                    self.assertIn(expected, f, name)
+                self.assertEqual(by_port[srv.ports[name]]["product"]["version"], "0.1.0")
+            self.assertIn("auth.plaintext_pre_tls", failed(by_port[srv.ports["imap"]]))
+            self.assertIn("auth.plaintext_pre_tls", failed(by_port[srv.ports["pop3"]]))
+            self.assertEqual(rc, 2)
+            self.assertLess(seconds, 30.0)
+            # Everything here is at most high: --fail-on critical passes.
+            rc, _, _, _ = probe("--fail-on", "critical", "--source", OTHER_HOST, "--ca", srv.cert,
+                                *targets(srv))
+            self.assertEqual(rc, 0)
+
+    def test_anonymous_only_with_intrusive(self):
+        with GannetServer(settings=WEAK, listeners=("imaps",)) as srv:
+            rc, out, err, _ = probe("--json", "--no-tls-scan", "--source", OTHER_HOST,
+                                    f"imaps://{HOST}:{srv.ports['imaps']}")
+            port = json.loads(out)["ports"][0]
+            anon = [f for f in port["findings"] if f["id"] == "auth.anonymous"][0]
+            self.assertEqual(anon["status"], "fail")
+            self.assertIn("not tried", anon["title"])
+            self.assertNotIn("AUTHENTICATE", anon["evidence"])
+            throttle = [f for f in port["findings"] if f["id"] == "auth.no_throttling"][0]
+            self.assertEqual(throttle["status"], "skipped")
+
+
+class ProbeErrors(unittest.TestCase):
+    def test_usage_and_bad_targets(self):
+        self.assertEqual(probe()[0], 1)
+        self.assertEqual(probe("smtp://x")[0], 1)
+        self.assertEqual(probe("--fail-on", "severe", "h")[0], 1)
+        self.assertEqual(probe("--user", "u", "h")[0], 1)
+
+    def test_nothing_listening(self):
+        import socket
+        s = socket.socket()
+        s.bind((HOST, 0))
+        port = s.getsockname()[1]
+        s.close()
+        rc, out, err, seconds = probe("--json", "--timeout", "2", f"{HOST}:{port}")
+        self.assertEqual(rc, 1)
+        doc = json.loads(out)
+        self.assertIsNone(doc["ports"][0]["transport"])
+        self.assertIsNotNone(doc["ports"][0]["error"])
+
+
+class ProbeFakeProducts(unittest.TestCase):
+    """The fingerprint table at work on recorded greetings and capabilities."""
+
+    @classmethod
+    def setUpClass(cls):
+        import tempfile
+        cls.tmp = tempfile.TemporaryDirectory(prefix="gannet-probe-")
+        cls.cert, cls.key = make_cert(cls.tmp.name)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def run_fake(self, profile, *args, scheme="imap"):
+        with FakeServer(profile, certfile=self.cert, keyfile=self.key) as fs:
+            rc, out, err, _ = probe("--json", "--no-tls-scan", *args, f"{scheme}://{HOST}:{fs.port}")
+            return rc, json.loads(out)["ports"][0], fs.received
+
+    def test_dovecot(self):
+        rc, p, received = self.run_fake("dovecot-imap")
+        self.assertEqual(p["product"]["name"], "Dovecot")
+        self.assertEqual(p["product"]["version"], "2.3.19")
+        self.assertIn("id.name:Dovecot", p["product"]["signals"])
+        # nmap's imap-capabilities bug: the tagged text is not a capability.
+        caps = p["capabilities"]["pre_tls"]
+        self.assertEqual(caps[-1], "LOGINDISABLED")
+        for word in ("Pre-login", "capabilities", "listed,", "more."):
+            self.assertNotIn(word, caps)
+        self.assertEqual(p["capabilities"]["ok_text"],
+                         "Pre-login capabilities listed, post-login capabilities have more.")
+        self.assertIn("AUTH=PLAIN", p["capabilities"]["added_by_tls"])
+        self.assertIn("disclosure.version", failed(p))
+        self.assertIn('a2 ID ("name" "gannet-probe")', received)
+
+    def test_exchange_ntlm(self):
+        rc, p, _ = self.run_fake("exchange-imap")
+        self.assertEqual(p["product"]["name"], "Microsoft Exchange")
+        self.assertEqual(p["ntlm"]["dns_computer"], "exch01.example.local")
+        self.assertEqual(p["ntlm"]["netbios_domain"], "EXAMPLE")
+        self.assertEqual(p["ntlm"]["os_version"], "10.0.14393")
+        f = failed(p)
+        self.assertIn("disclosure.ntlm", f)
+        self.assertIn("auth.weak_mechanism", f)
+        self.assertIn("starttls.missing", f)
+        self.assertIn("auth.plaintext_pre_tls", f)
+
+    def test_cyrus(self):
+        rc, p, _ = self.run_fake("cyrus-imap")
+        self.assertEqual(p["product"]["name"], "Cyrus")
+        self.assertTrue(p["product"]["version"].startswith("3.2.6"))
+        f = failed(p)
+        self.assertIn("disclosure.id", f)
+        self.assertIn("auth.weak_mechanism", f)
+
+    def test_courier(self):
+        rc, p, _ = self.run_fake("courier-imap")
+        self.assertEqual(p["product"]["name"], "Courier")
+
+    def test_dovecot_pop3_apop(self):
+        rc, p, received = self.run_fake("dovecot-pop3", scheme="pop3")
+        self.assertEqual(p["product"]["name"], "Dovecot")
+        self.assertEqual(p["apop"], {"timestamp": "<1896.697170952@mail.example.org>",
+                                     "host": "mail.example.org", "pid": "1896"})
+        f = failed(p)
+        self.assertIn("disclosure.apop_host", f)
+        self.assertIn("auth.weak_mechanism", f)
+        self.assertIn("auth.plaintext_pre_tls", f)
+        self.assertTrue(any(r.startswith("USER probe-nonexistent-") for r in received))
+
+    def test_starttls_injection(self):
+        rc, p, _ = self.run_fake("injectable-imap")
+        self.assertTrue(p["starttls"]["works"])
+        self.assertTrue(p["starttls"]["injection"])
+        inj = [f for f in p["findings"] if f["id"] == "starttls.injection"][0]
+        self.assertEqual(inj["status"], "fail")
+        self.assertEqual(inj["severity"], "high")
+        self.assertIn("a6 OK", inj["evidence"])
+        self.assertEqual(rc, 2)
+
+    def test_not_intrusive_by_default(self):
+        rc, p, received = self.run_fake("dovecot-imap")
+        for line in received:
+            self.assertNotIn("AUTHENTICATE ANONYMOUS", line)
+            self.assertNotIn(" LOGIN ", line)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -120,9 +120,13 @@ class FakeServer:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
+        self.sock.listen(256)
         self.port = self.sock.getsockname()[1]
         self.received = []  # every line received, for assertions
+        self.connections = 0  # accepted so far
+        self.active = 0  # open now
+        self.max_active = 0  # most open at once
+        self._lock = threading.Lock()
         self._stop = False
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
@@ -147,6 +151,10 @@ class FakeServer:
 
     def _serve(self, conn):
         conn.settimeout(10)
+        with self._lock:
+            self.connections += 1
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
         try:
             if self.profile["proto"] == "imap":
                 self._imap(conn)
@@ -155,6 +163,8 @@ class FakeServer:
         except (OSError, ssl.SSLError, ValueError):
             pass
         finally:
+            with self._lock:
+                self.active -= 1
             try:
                 conn.close()
             except OSError:

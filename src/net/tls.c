@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <string.h>
 
 const char *tls_last_error(char *out, size_t size)
@@ -37,6 +38,23 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
         }
         i += 1 + len;
     }
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+/* Strict SNI (RFC 9325 §3.4, the ALPACA paper's server-side countermeasure):
+ * a client that names a server this certificate is not for is talking to the
+ * wrong service, perhaps redirected there; refuse with unrecognized_name.
+ * Clients that send no name, or an IP address (not allowed in SNI), go on. */
+static int servername_check(SSL *ssl, int *alert, void *arg)
+{
+    (void)arg;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (!name || !*name)
+        return SSL_TLSEXT_ERR_OK;
+    X509 *cert = SSL_get_certificate(ssl);
+    if (cert && X509_check_host(cert, name, 0, 0, NULL) == 1)
+        return SSL_TLSEXT_ERR_OK;
+    *alert = SSL_AD_UNRECOGNIZED_NAME;
     return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
@@ -121,6 +139,7 @@ SSL_CTX *tls_context_new(const struct settings *set, const char *alpn, struct bu
     if (!load_cert_chain(ctx, set, err))
         goto fail;
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, (void *)alpn);
+    SSL_CTX_set_tlsext_servername_callback(ctx, servername_check);
     /* Sessions are resumed with tickets; no server-side cache to share. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     return ctx;

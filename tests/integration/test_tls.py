@@ -123,8 +123,8 @@ class AlpnTest(ServerTestCase):
     """RFC 9325 §3.4 / ALPACA: a client that offers ALPN gets a handshake only
     for the protocol of the port."""
 
-    def s_client(self, name, alpn=None, starttls=None):
-        args = ["-connect", f"{HOST}:{self.srv.ports[name]}", "-servername", "localhost"]
+    def s_client(self, name, alpn=None, starttls=None, servername="localhost"):
+        args = ["-connect", f"{HOST}:{self.srv.ports[name]}", "-servername", servername]
         if alpn:
             args += ["-alpn", alpn]
         if starttls:
@@ -148,6 +148,17 @@ class AlpnTest(ServerTestCase):
     def test_http_alpn_refused_after_starttls(self):
         self.assertRefused(*self.s_client("imap", alpn="http/1.1", starttls="imap"))
         self.assertRefused(*self.s_client("pop3", alpn="http/1.1", starttls="pop3"))
+
+    def test_unrelated_server_name_refused(self):
+        # strict SNI: a name the certificate is not for means the wrong service
+        for name, starttls in (("imaps", None), ("pop3s", None), ("imap", "imap"), ("pop3", "pop3")):
+            with self.subTest(listener=name):
+                rc, out = self.s_client(name, starttls=starttls, servername="unrelated.invalid")
+                self.assertNotEqual(rc, 0, out)
+                self.assertRegex(out.lower(), r"unrecognized.name|alert number 112", out)
+                # the certificate's own name is accepted
+                rc, out = self.s_client(name, starttls=starttls)
+                self.assertEqual(rc, 0, out)
 
     def test_matching_alpn_accepted(self):
         for name, proto in (("imaps", "imap"), ("pop3s", "pop3")):

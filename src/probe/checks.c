@@ -107,7 +107,11 @@ static void auth_checks(struct probe_port *p, const struct probe_options *opt, b
         probe_finding_add(&p->findings, "auth.anonymous", ST_PASS, SEV_HIGH, "RFC 4505", "",
                           "ANONYMOUS is not offered");
 
-    if (p->throttle_tested) {
+    if (p->throttle_unclear) {
+        probe_finding_add(&p->findings, "auth.no_throttling", ST_SKIPPED, SEV_MEDIUM, "RFC 4422 §9",
+                          ev(p, EV_THROTTLE),
+                          "Failed-login throttling: a wrong login was not answered as a failure");
+    } else if (p->throttle_tested) {
         struct buf t = BUF_INIT;
         for (int i = 0; i < 3 && p->throttle_ms[i] > 0; i++)
             buf_printf(&t, "%s%.0f ms", i ? ", " : "", p->throttle_ms[i]);

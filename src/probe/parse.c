@@ -280,7 +280,7 @@ bool probe_apop_parse(const char *greeting, size_t len, struct probe_apop *out)
     memcpy(out->host, at + 1, hl);
     out->host[hl] = '\0';
     size_t pl = 0;
-    while (lt + 1 + pl < at && isdigit((unsigned char)lt[1 + pl]) && pl + 1 < sizeof(out->pid))
+    while (lt + 1 + pl < at && isxdigit((unsigned char)lt[1 + pl]) && pl + 1 < sizeof(out->pid))
         pl++;
     if (pl > 0 && lt[1 + pl] == '.') {
         memcpy(out->pid, lt + 1, pl);

@@ -55,7 +55,7 @@ const char *probe_id_field(const struct probe_strlist *id, const char *field);
 /* The APOP timestamp "<pid.clock@host>" of a POP3 greeting (RFC 1939 §7). */
 struct probe_apop {
     char timestamp[256];
-    char pid[32]; /* digits before the first '.', "" when not numeric */
+    char pid[32]; /* digits before the first ".", "" when none (hex in Dovecot) */
     char host[256];
 };
 bool probe_apop_parse(const char *greeting, size_t len, struct probe_apop *out);

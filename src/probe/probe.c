@@ -82,6 +82,8 @@ struct probe_port_private {
     struct buf rx, resp, sent;
     bool done_caps, done_id, done_bogus, done_empty, done_ntlm, done_user, done_http;
     int throttle_n;
+    bool starttls_retry;   /* the injection attempt was refused: try STARTTLS alone */
+    bool starttls_retried; /* ... and that is under way */
     struct timeval t_sent;
     struct timeval t_start;
     bool main_done, tls_pending, finished;
@@ -424,6 +426,26 @@ static bool has_mech(const struct probe_port *p, const char *m)
 static void port_finish_main(struct probe_port *p);
 static void tls_done(struct probe_port *p);
 
+/* True when the response has the line "TAG STATUS ..." (IMAP), or starts with
+ * STATUS (POP3, tag NULL). */
+static bool answer_is(const struct buf *resp, const char *tag, const char *status)
+{
+    const char *r = buf_cstr(resp);
+    if (!tag)
+        return strncmp(r, status, strlen(status)) == 0;
+    size_t tl = strlen(tag), sl = strlen(status);
+    for (const char *line = r; *line;) {
+        if (strncmp(line, tag, tl) == 0 && line[tl] == ' ' &&
+            strncasecmp(line + tl + 1, status, sl) == 0 && line[tl + 1 + sl] == ' ')
+            return true;
+        const char *nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    return false;
+}
+
 static void maybe_start_tls_scan(struct probe_port *p)
 {
     struct probe_port_private *x = p->priv;
@@ -442,6 +464,10 @@ static void maybe_start_tls_scan(struct probe_port *p)
 static void on_greeting(struct probe_port *p)
 {
     struct probe_port_private *x = p->priv;
+    if (x->starttls_retry) {
+        plan(p); /* the second connection: everything before STARTTLS is known */
+        return;
+    }
     buf_reset(&p->greeting);
     buf_append(&p->greeting, x->resp.data, x->resp.len);
     keep_evidence(p, EV_GREETING);
@@ -524,6 +550,12 @@ static void plan(struct probe_port *p)
             send_cmd(p, S_STARTTLS, "a5 STARTTLS\r\na6 NOOP\r\n", EX_IMAP_TAG, "a5", false, 0);
         else
             send_cmd(p, S_STARTTLS, "STLS\r\nCAPA\r\n", EX_LINE, NULL, false, 0);
+        return;
+    }
+    if (!x->in_tls && p->starttls_offered && x->starttls_retry && !x->starttls_retried) {
+        x->starttls_retried = true;
+        send_cmd(p, S_STARTTLS, imap ? "a5 STARTTLS\r\n" : "STLS\r\n", imap ? EX_IMAP_TAG : EX_LINE,
+                 imap ? "a5" : NULL, false, 0);
         return;
     }
     if (x->in_tls && !p->have_caps_tls && p->transport && strcmp(p->transport, "cleartext") == 0) {
@@ -711,7 +743,7 @@ static void step(struct probe_port *p, enum io_result r)
         break;
     case S_STARTTLS:
         keep_evidence(p, EV_STARTTLS);
-        if (r == IO_OK && strncmp(resp, imap ? "a5 OK" : "+OK", imap ? 5 : 3) == 0) {
+        if (r == IO_OK && answer_is(&x->resp, imap ? "a5" : NULL, imap ? "OK" : "+OK")) {
             /* Whatever came in clear after the OK is not the server's answer
              * inside TLS; it is dropped, as the server must drop ours. */
             buf_reset(&x->rx);
@@ -722,8 +754,33 @@ static void step(struct probe_port *p, enum io_result r)
             }
             return;
         }
+        if (r == IO_CLOSED && !x->starttls_retry) {
+            p->injection_tested = true; /* closed on the pipelined command: safe */
+            p->injection = false;
+            buf_printf(&p->evidence[EV_INJECTION],
+                       "> %s\n(closed; STARTTLS alone is tried again)\n",
+                       buf_cstr(&p->evidence[EV_STARTTLS]));
+            x->starttls_retry = true;
+            open_conn(p, false, false);
+            return;
+        }
         break;
     case S_STARTTLS_HANDSHAKE:
+        if (r != IO_TLS_OK && !x->starttls_retry) {
+            /* Refusing the handshake (or closing) when a command came with
+             * STARTTLS is safe (Dovecot feeds it to TLS and fails): note it,
+             * and try STARTTLS alone on a new connection. */
+            p->injection_tested = true;
+            p->injection = false;
+            buf_printf(&p->evidence[EV_INJECTION],
+                       "> %s\n(the TLS handshake failed: %s; STARTTLS alone is tried on a new "
+                       "connection)\n",
+                       buf_cstr(&p->evidence[EV_STARTTLS]), buf_cstr(&x->tls_errors));
+            buf_reset(&x->tls_errors);
+            x->starttls_retry = true;
+            open_conn(p, false, false);
+            return;
+        }
         if (r != IO_TLS_OK) {
             snprintf(p->error, sizeof(p->error), "STARTTLS handshake failed: %s",
                      buf_cstr(&x->tls_errors));
@@ -732,6 +789,10 @@ static void step(struct probe_port *p, enum io_result r)
             return;
         }
         p->starttls_ok = true;
+        if (x->starttls_retried) {
+            plan(p);
+            return;
+        }
         /* Anything the server says now, before we say anything inside TLS,
          * answers the command pipelined with STARTTLS. */
         buf_reset(&x->sent);
@@ -762,6 +823,12 @@ static void step(struct probe_port *p, enum io_result r)
     case S_THROTTLE: {
         double ms = ms_since(&x->t_sent);
         keep_evidence(p, EV_THROTTLE);
+        if (r == IO_OK && !answer_is(&x->resp, imap ? x->tag : NULL, imap ? "NO" : "-ERR")) {
+            /* Not a failed login (BAD, an OK, ...): no conclusion. */
+            p->throttle_tested = true;
+            p->throttle_unclear = true;
+            break;
+        }
         p->throttle_ms[x->throttle_n++] = ms;
         if (r != IO_OK || ms >= 1000.0) {
             p->throttled = true; /* slowed down or cut off */
@@ -784,7 +851,7 @@ static void step(struct probe_port *p, enum io_result r)
     }
     case S_LOGIN:
         keep_evidence(p, EV_LOGIN);
-        p->login_ok = r == IO_OK && strncmp(resp, imap ? "l1 OK" : "+OK", imap ? 5 : 3) == 0;
+        p->login_ok = r == IO_OK && answer_is(&x->resp, imap ? "l1" : NULL, imap ? "OK" : "+OK");
         if (p->login_ok) {
             if (imap)
                 send_cmd(p, S_LOGIN_CAPS, "l2 CAPABILITY\r\n", EX_IMAP_TAG, "l2", false, 0);
@@ -813,7 +880,7 @@ static void step(struct probe_port *p, enum io_result r)
         break;
     case S_ANON2:
         keep_evidence(p, EV_ANON);
-        p->anon_ok = r == IO_OK && strncmp(resp, imap ? "n1 OK" : "+OK", imap ? 5 : 3) == 0;
+        p->anon_ok = r == IO_OK && answer_is(&x->resp, imap ? "n1" : NULL, imap ? "OK" : "+OK");
         break;
     case S_HTTP:
         keep_evidence(p, EV_HTTP);

@@ -85,6 +85,7 @@ struct probe_port {
     time_t ntlm_received;
     bool anon_tested, anon_ok;
     bool throttle_tested, throttled;
+    bool throttle_unclear; /* a wrong login got an answer that was not a failure */
     double throttle_ms[3];
     bool login_tested, login_ok;
     struct probe_match matches[3];

@@ -12,7 +12,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import GANNET, HOST, OTHER_HOST, GannetServer, make_cert, password  # noqa: E402
+from harness import (GANNET, HOST, OTHER_HOST, GannetServer, free_ports, make_cert,  # noqa: E402
+                     password)
 from probe_fakeserver import FakeServer  # noqa: E402
 
 MEDIUM_OR_ABOVE = ("medium", "high", "critical")
@@ -178,6 +179,138 @@ class ProbeGannetWeak(unittest.TestCase):
             self.assertNotIn("AUTHENTICATE", anon["evidence"])
             throttle = [f for f in port["findings"] if f["id"] == "auth.no_throttling"][0]
             self.assertEqual(throttle["status"], "skipped")
+
+
+DOVECOT = "/usr/sbin/dovecot"
+
+
+class DovecotServer:
+    """Dovecot from Debian on four free loopback ports, in a temporary
+    directory, hardened or weakened as the issue describes."""
+
+    def __init__(self, weak):
+        import shutil
+        import tempfile
+        self.tmp = tempfile.TemporaryDirectory(prefix="gannet-probe-dovecot-")
+        d = self.dir = self.tmp.name
+        os.chmod(d, 0o755)
+        self.cert, key = make_cert(d)
+        self.ports = dict(zip(("imap", "imaps", "pop3", "pop3s"), free_ports(4)))
+        with open(f"{d}/passwd", "w") as f:
+            f.write("alice:{PLAIN}alice-pw-1::::::\n")
+        listeners = "".join(
+            f"service {proto}-login {{\n"
+            f"  inet_listener {proto} {{\n    port = {self.ports[proto]}\n  }}\n"
+            f"  inet_listener {proto}s {{\n    port = {self.ports[proto + 's']}\n    ssl = yes\n  }}\n}}\n"
+            for proto in ("imap", "pop3"))
+        conf = (f"base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/dovecot.log\n"
+                f"protocols = imap pop3\nlisten = {HOST}\n"
+                f"ssl_cert = <{self.cert}\nssl_key = <{key}\n"
+                "ssl_dh = </usr/share/dovecot/dh.pem\n"
+                f"passdb {{\n  driver = passwd-file\n  args = {d}/passwd\n}}\n"
+                f"userdb {{\n  driver = static\n  args = uid=nobody gid=nogroup home={d}/home/%u\n}}\n"
+                f"mail_location = maildir:{d}/home/%u/Maildir\n" + listeners)
+        if weak:
+            conf += ("ssl = yes\ndisable_plaintext_auth = no\nssl_min_protocol = TLSv1\n"
+                     "ssl_cipher_list = ALL:@SECLEVEL=0\n"
+                     "auth_mechanisms = plain login cram-md5 digest-md5 apop anonymous\n"
+                     "auth_anonymous_username = alice\n"
+                     "login_greeting = Dovecot 2.3.19 ready.\n"
+                     'imap_id_send = "name" * "version" *\n')
+        else:
+            conf += "ssl = required\ndisable_plaintext_auth = yes\nssl_min_protocol = TLSv1.2\n"
+        self.conf = f"{d}/dovecot.conf"
+        with open(self.conf, "w") as f:
+            f.write(conf)
+
+    def __enter__(self):
+        with open(f"{self.dir}/start.err", "w") as err:
+            r = subprocess.run([DOVECOT, "-c", self.conf], stdout=subprocess.DEVNULL, stderr=err,
+                               timeout=20)
+        if r.returncode != 0:
+            with open(f"{self.dir}/start.err") as err:
+                raise RuntimeError("dovecot did not start: " + err.read())
+        deadline = time.monotonic() + 10
+        import socket
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((HOST, self.ports["pop3s"]), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        return self
+
+    def __exit__(self, *exc):
+        pid_file = f"{self.dir}/run/master.pid"
+        pid = None
+        if os.path.exists(pid_file):
+            with open(pid_file) as f:
+                pid = int(f.read().strip())
+        subprocess.run([DOVECOT, "-c", self.conf, "stop"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=20)
+        deadline = time.monotonic() + 10
+        while pid and time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+                time.sleep(0.1)
+            except OSError:
+                break
+        self.tmp.cleanup()
+
+    def targets(self):
+        return targets(self)
+
+
+@unittest.skipUnless(os.access(DOVECOT, os.X_OK) and os.geteuid() == 0,
+                     "needs Dovecot from Debian and root to start it")
+class ProbeDovecot(unittest.TestCase):
+    def probe_dovecot(self, weak):
+        with DovecotServer(weak) as dv:
+            args = ["--json", "--source", OTHER_HOST, "--ca", dv.cert]
+            if weak:
+                args.append("--intrusive")
+            rc, out, err, seconds = probe(*args, *dv.targets())
+            doc = json.loads(out)
+            return rc, {name: next(p for p in doc["ports"] if p["port"] == dv.ports[name])
+                        for name in dv.ports}, seconds
+
+    def test_hardened(self):
+        rc, ports, seconds = self.probe_dovecot(weak=False)
+        for name, p in ports.items():
+            self.assertEqual(p["product"]["name"], "Dovecot", name)
+            self.assertIsNone(p["product"]["version"], name)
+            self.assertIsNone(p["error"], name)
+            # Dovecot 2.3 does not check ALPN or SNI: the one true weakness.
+            self.assertEqual(failed(p, "low"), {"tls.alpaca"}, name)
+        for name in ("imap", "pop3"):
+            self.assertTrue(ports[name]["starttls"]["works"])
+            self.assertFalse(ports[name]["starttls"]["injection"])
+        self.assertIn("LOGINDISABLED", ports["imap"]["capabilities"]["pre_tls"])
+        self.assertEqual(ports["imap"]["capabilities"]["ok_text"],
+                         "Pre-login capabilities listed, post-login capabilities have more.")
+        self.assertLess(seconds, 15.0)
+
+    def test_weakened(self):
+        rc, ports, seconds = self.probe_dovecot(weak=True)
+        self.assertEqual(rc, 2)
+        for name, p in ports.items():
+            self.assertEqual(p["product"]["name"], "Dovecot", name)
+            # the greeting says 2.3.19, ID the full 2.3.19.1 of Debian's package
+            self.assertTrue(p["product"]["version"].startswith("2.3.19"), name)
+            f = failed(p)
+            for expected in ("tls.legacy_protocol", "tls.weak_cipher", "auth.weak_mechanism",
+                             "auth.anonymous", "disclosure.version", "tls.alpaca"):
+                self.assertIn(expected, f, name)
+        for name in ("imap", "pop3"):
+            self.assertIn("auth.plaintext_pre_tls", failed(ports[name]), name)
+        for name in ("pop3", "pop3s"):
+            self.assertIn("disclosure.apop_host", failed(ports[name]), name)
+        for name in ("imap", "imaps"):
+            self.assertIn("disclosure.id", failed(ports[name]), name)
+            self.assertTrue(ports[name]["id"].get("version", "").startswith("2.3.19"))
+        weak = [f for f in ports["imap"]["findings"] if f["id"] == "auth.weak_mechanism"][0]
+        self.assertIn("CRAM-MD5", weak["title"])
+        self.assertIn("DIGEST-MD5", weak["title"])
 
 
 class ProbeErrors(unittest.TestCase):

@@ -313,6 +313,75 @@ class ProbeDovecot(unittest.TestCase):
         self.assertIn("DIGEST-MD5", weak["title"])
 
 
+NMAP = "/usr/bin/nmap"
+
+
+@unittest.skipUnless(os.access(DOVECOT, os.X_OK) and os.access(NMAP, os.X_OK) and os.geteuid() == 0,
+                     "needs Dovecot, nmap, and root (nmap -S binds 127.0.0.2)")
+class ProbeVersusNmap(unittest.TestCase):
+    """Everything nmap's scripts report about the same Dovecot ports is also in
+    gannet probe --json (issue 4)."""
+
+    def test_nmap_subset(self):
+        import xml.etree.ElementTree as ET
+        with DovecotServer(weak=True) as dv:
+            ports = ",".join(str(dv.ports[n]) for n in ("imap", "imaps", "pop3", "pop3s"))
+            xml_path = os.path.join(dv.dir, "nmap.xml")
+            subprocess.run([NMAP, "-sV", "-Pn", "-n", "-S", OTHER_HOST, "-e", "lo", "-p", ports,
+                            "--script", "imap-capabilities,pop3-capabilities,ssl-cert,ssl-enum-ciphers",
+                            "-oX", xml_path, HOST], capture_output=True, timeout=300, check=True)
+            rc, out, err, _ = probe("--json", "--source", OTHER_HOST, "--ca", dv.cert, *dv.targets())
+            ours = {p["port"]: p for p in json.loads(out)["ports"]}
+            seen = set()
+            for port in ET.parse(xml_path).iter("port"):
+                p = ours[int(port.get("portid"))]
+                caps = set((p["capabilities"]["pre_tls"] or []) + (p["capabilities"]["tls"] or []))
+                for script in port.iter("script"):
+                    sid = script.get("id")
+                    seen.add(sid)
+                    if sid == "imap-capabilities":
+                        ok_words = set((p["capabilities"]["ok_text"] or "").replace(",", " ").replace(".", " ").split())
+                        for tok in script.get("output").split():
+                            # nmap merges the tagged text into the list, and
+                            # glues its own tag "A0001" to the last capability.
+                            tok = tok[:-5] if tok.endswith("A0001") else tok
+                            if tok == "OK":
+                                continue
+                            self.assertTrue(tok in caps or tok in ok_words, tok)
+                    elif sid == "pop3-capabilities":
+                        out_text = script.get("output")
+                        mechs = out_text[out_text.index("SASL(") + 5:out_text.index(")")].split()
+                        self.assertEqual(set(mechs), set(p["sasl"]["pre_tls"] or p["sasl"]["tls"]))
+                        for tok in out_text.split():
+                            if tok.startswith("SASL(") or tok.endswith(")") or tok in mechs:
+                                continue
+                            if tok == "APOP":
+                                self.assertIsNotNone(p["apop"])
+                            else:
+                                self.assertIn(tok, {c.split()[0] for c in caps})
+                    elif sid == "ssl-cert":
+                        cert = p["tls"]["certificate"]
+                        el = {e.get("key"): e.text for e in script.iter("elem")}
+                        self.assertIn("CN=" + el["commonName"], cert["subject"])
+                        self.assertEqual(el["type"].upper(), cert["key_type"].upper())
+                        self.assertEqual(int(el["bits"]), cert["key_bits"])
+                        self.assertEqual(el["sig_algo"], cert["signature_algorithm"])
+                        not_after = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(cert["not_after"]))
+                        self.assertEqual(el["notAfter"], not_after)
+                    elif sid == "ssl-enum-ciphers":
+                        for table in script.findall("table"):
+                            version = table.get("key")
+                            self.assertEqual(p["tls"]["versions"].get(version), "yes", version)
+                            names = {c["iana_name"] for c in p["tls"]["ciphers"][version]}
+                            for c in table.findall("table[@key='ciphers']/table"):
+                                name = [e.text for e in c.findall("elem") if e.get("key") == "name"][0]
+                                # nmap's TLS 1.3 names: TLS_AKE_WITH_AES_128_GCM_SHA256
+                                name = name.replace("TLS_AKE_WITH_", "TLS_")
+                                self.assertIn(name, names, f"{port.get('portid')} {version}")
+            for sid in ("imap-capabilities", "pop3-capabilities", "ssl-cert", "ssl-enum-ciphers"):
+                self.assertIn(sid, seen)
+
+
 class ProbeErrors(unittest.TestCase):
     def test_usage_and_bad_targets(self):
         self.assertEqual(probe()[0], 1)

@@ -296,9 +296,6 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         bool was_connecting = x->connecting, was_handshaking = x->handshaking;
         if (was_handshaking)
             collect_ssl_errors(x);
-        if (x->bev && x->rx.len == 0 && !was_handshaking) {
-            /* nothing: the answer so far is in rx */
-        }
         close_conn(p);
         if (was_connecting)
             deliver(p, IO_CONNECT_FAIL);

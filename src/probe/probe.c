@@ -520,10 +520,6 @@ static void plan(struct probe_port *p)
             send_cmd(p, S_BOGUS, "GANNET-BOGUS\r\n", EX_LINE, NULL, false, 0);
         return;
     }
-    if (!x->done_empty) {
-        send_cmd(p, S_EMPTY, "\r\n", EX_LINE, NULL, false, SHORT_WAIT_MS);
-        return;
-    }
     if (!x->done_user && !imap && !x->in_tls) {
         struct buf c = BUF_INIT;
         buf_printf(&c, "USER %s\r\n", x->fake_user);
@@ -594,6 +590,12 @@ static void plan(struct probe_port *p)
             exchange(p, S_LOGIN_USER, c.data, c.len, EX_LINE, NULL, false, 0);
             buf_free(&c);
         }
+        return;
+    }
+    /* Last but one: an answer to an empty line may never come, or come late;
+     * here a late one can only be taken for the answer to GET. */
+    if (!x->done_empty) {
+        send_cmd(p, S_EMPTY, "\r\n", EX_LINE, NULL, false, SHORT_WAIT_MS);
         return;
     }
     if (!x->done_http) {
@@ -877,7 +879,10 @@ static void step(struct probe_port *p, enum io_result r)
         break;
     case S_ANON2:
         keep_evidence(p, EV_ANON);
-        p->anon_ok = r == IO_OK && answer_is(&x->resp, imap ? "n1" : NULL, imap ? "OK" : "+OK");
+        /* POP3 "-ERR [IN-USE]": authenticated, but the maildrop is locked
+         * (RFC 2449 §8.1.2). */
+        p->anon_ok = r == IO_OK && (answer_is(&x->resp, imap ? "n1" : NULL, imap ? "OK" : "+OK") ||
+                                    (!imap && answer_is(&x->resp, NULL, "-ERR [IN-USE]")));
         break;
     case S_HTTP:
         keep_evidence(p, EV_HTTP);

@@ -198,6 +198,13 @@ class DovecotServer:
         self.ports = dict(zip(("imap", "imaps", "pop3", "pop3s"), free_ports(4)))
         with open(f"{d}/passwd", "w") as f:
             f.write("alice:{PLAIN}alice-pw-1::::::\n")
+        # alice's mail, writable by the mail user, so that a session (the
+        # anonymous one) can open INBOX instead of being dropped
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        for sub in ("home", "home/alice"):
+            os.mkdir(f"{d}/{sub}", 0o755)
+            os.chown(f"{d}/{sub}", nobody.pw_uid, nobody.pw_gid)
         listeners = "".join(
             f"service {proto}-login {{\n"
             f"  inet_listener {proto} {{\n    port = {self.ports[proto]}\n  }}\n"
@@ -300,7 +307,7 @@ class ProbeDovecot(unittest.TestCase):
             f = failed(p)
             for expected in ("tls.legacy_protocol", "tls.weak_cipher", "auth.weak_mechanism",
                              "auth.anonymous", "disclosure.version", "tls.alpaca"):
-                self.assertIn(expected, f, name)
+                self.assertIn(expected, f, f"{name}: {p['error']} {p['findings']}")
         for name in ("imap", "pop3"):
             self.assertIn("auth.plaintext_pre_tls", failed(ports[name]), name)
         for name in ("pop3", "pop3s"):

@@ -201,7 +201,11 @@ void probe_port_checks(struct probe_port *p, const struct probe_options *opt)
     bool cleartext = strcmp(p->transport, "cleartext") == 0;
     bool imap = p->proto == PROBE_PROTO_IMAP;
     if (cleartext) {
-        if (p->starttls_offered && p->starttls_ok)
+        if (!p->have_caps && !p->starttls_offered)
+            probe_finding_add(&p->findings, "starttls.missing", ST_SKIPPED, SEV_HIGH,
+                              imap ? REF_IMAP_TLS : REF_POP3_TLS, ev(p, EV_CAPS),
+                              "No capability list seen: STARTTLS not checked");
+        else if (p->starttls_offered && p->starttls_ok)
             probe_finding_add(&p->findings, "starttls.missing", ST_PASS, SEV_HIGH,
                               imap ? REF_IMAP_TLS : REF_POP3_TLS, ev(p, EV_STARTTLS),
                               "%s is offered and works", imap ? "STARTTLS" : "STLS");

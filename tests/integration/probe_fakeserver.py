@@ -96,6 +96,13 @@ PROFILES = {
                  "SASL PLAIN CRAM-MD5"],
         "bogus": "-ERR Unknown command: GANNET-BOGUS",
     },
+    # A server that greets and then never answers: each probe connection stays
+    # open until the probe's timeout (for the concurrency test).
+    "stalling-imap": {
+        "proto": "imap",
+        "greeting": "* OK IMAP server ready",
+        "stall": True,
+    },
     # A server that answers a command pipelined behind STARTTLS inside TLS
     # (the flaw of CVE-2011-0411 and its IMAP siblings).
     "injectable-imap": {
@@ -192,6 +199,8 @@ class FakeServer:
         ntlm_tag = None
         lines = self._lines(conn, pending)
         for line in lines:
+            if p.get("stall"):
+                continue
             if ntlm_tag:
                 if line == "*":
                     send(f"{ntlm_tag} BAD AUTHENTICATE aborted")

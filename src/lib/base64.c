@@ -19,7 +19,7 @@ void base64_encode(const void *data, size_t len, struct buf *out)
     }
 }
 
-static int b64_value(char c)
+int base64_char_value(char c)
 {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
@@ -47,7 +47,7 @@ bool base64_decode(const char *in, size_t len, struct buf *out)
             if (c == '=' && i + 4 == len && k >= 2) {
                 v[k] = 0;
                 pad++;
-            } else if (pad || (v[k] = b64_value(c)) < 0) {
+            } else if (pad || (v[k] = base64_char_value(c)) < 0) {
                 out->len = start;
                 return false;
             }

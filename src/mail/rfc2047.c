@@ -1,5 +1,7 @@
 #include "mail/rfc2047.h"
 
+#include "lib/base64.h"
+
 #include <errno.h>
 #include <iconv.h>
 #include <stdint.h>
@@ -81,21 +83,6 @@ static int hexval(char c)
     return -1;
 }
 
-static int b64val(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 /* Q encoding (§4.2): "_" is a space, =XX a byte. */
 static bool decode_q(const char *s, size_t len, struct buf *out)
 {
@@ -125,7 +112,7 @@ static bool decode_b(const char *s, size_t len, struct buf *out)
     for (size_t i = 0; i < len; i++) {
         if (s[i] == '=')
             break;
-        int v = b64val(s[i]);
+        int v = base64_char_value(s[i]);
         if (v < 0)
             return false;
         acc = (acc << 6) | (uint32_t)v;

@@ -3,25 +3,20 @@
  * of '/', no '=' padding) between '&' and '-'. */
 #include "store/mutf7.h"
 
+#include "lib/base64.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
 static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
+/* RFC 3501 §5.1.3: modified base64 uses ',' where base64 has '/'. */
 static int b64value(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
     if (c == ',')
         return 63;
-    return -1;
+    return c == '/' ? -1 : base64_char_value((char)c);
 }
 
 /* Decodes one UTF-8 sequence at in[*i]; returns the code point or -1. */

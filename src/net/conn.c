@@ -9,6 +9,8 @@
 #include <event2/event.h>
 #include <openssl/err.h>
 #include <stdarg.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -97,6 +99,11 @@ struct conn *conn_new(struct worker *w, int fd, SSL_CTX *implicit_tls)
     struct conn *c = xcalloc(1, sizeof(*c));
     c->worker = w;
     c->fd = fd;
+    /* Responses are written whole, so Nagle's algorithm only adds a delayed-ACK
+     * stall (about 40 ms) between the TLS handshake and the greeting. It fails
+     * harmlessly on a Unix socket. */
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     struct event_base *base = worker_event_base(w);
     c->deferred = event_new(base, -1, 0, conn_deferred_cb, c);
     if (implicit_tls) {

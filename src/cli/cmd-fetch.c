@@ -8,7 +8,7 @@
 #include "cli/commands.h"
 
 #include "cli/mail-user.h"
-#include "lib/imap-quote.h"
+#include "lib-imap/imap-quote.h"
 #include "mail/message.h"
 #include "store/store.h"
 

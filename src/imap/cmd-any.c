@@ -1,17 +1,19 @@
 /* Commands valid in every state (RFC 9051 §6.1) and the small ones of the
  * authenticated state that need no mailbox: ID (RFC 2971), ENABLE (RFC 5161). */
 #include "imap/session.h"
+#include "lib-imap/imap-arg.h"
 
 #include "lib/log.h"
 
 #include <string.h>
 
-#define ID_MAX_PAIRS 30      /* RFC 2971 §3.3 */
+#define ID_MAX_PAIRS 30 /* RFC 2971 §3.3 */
 #define ID_MAX_FIELD 30
 #define ID_MAX_VALUE 1024
 
-static enum imap_cmd_result cmd_capability(struct imap_session *s, const struct imap_command *cmd)
+enum imap_cmd_result cmd_capability(struct imap_cmd *cmd)
 {
+    struct imap_session *s = cmd->session;
     if (cmd->n_args != 0) {
         imap_tagged(s, cmd->tag, "BAD", "CAPABILITY takes no arguments.");
         return IMAP_CMD_DONE;
@@ -24,8 +26,9 @@ static enum imap_cmd_result cmd_capability(struct imap_session *s, const struct 
     return IMAP_CMD_DONE;
 }
 
-static enum imap_cmd_result cmd_noop(struct imap_session *s, const struct imap_command *cmd)
+enum imap_cmd_result cmd_noop(struct imap_cmd *cmd)
 {
+    struct imap_session *s = cmd->session;
     if (cmd->n_args != 0) {
         imap_tagged(s, cmd->tag, "BAD", "NOOP takes no arguments.");
         return IMAP_CMD_DONE;
@@ -34,8 +37,9 @@ static enum imap_cmd_result cmd_noop(struct imap_session *s, const struct imap_c
     return IMAP_CMD_DONE;
 }
 
-static enum imap_cmd_result cmd_logout(struct imap_session *s, const struct imap_command *cmd)
+enum imap_cmd_result cmd_logout(struct imap_cmd *cmd)
 {
+    struct imap_session *s = cmd->session;
     if (cmd->n_args != 0) {
         imap_tagged(s, cmd->tag, "BAD", "LOGOUT takes no arguments.");
         return IMAP_CMD_DONE;
@@ -49,8 +53,9 @@ static enum imap_cmd_result cmd_logout(struct imap_session *s, const struct imap
 
 /* RFC 2971: the client's identification is checked for form; ours names the
  * product and nothing else (a version would help an attacker, not a client). */
-static enum imap_cmd_result cmd_id(struct imap_session *s, const struct imap_command *cmd)
+enum imap_cmd_result cmd_id(struct imap_cmd *cmd)
 {
+    struct imap_session *s = cmd->session;
     const struct imap_arg *arg = cmd->n_args == 1 ? &cmd->args[0] : NULL;
     bool ok = arg && (arg->type == IMAP_ARG_NIL || arg->type == IMAP_ARG_LIST);
     if (ok && arg->type == IMAP_ARG_LIST) {
@@ -73,8 +78,9 @@ static enum imap_cmd_result cmd_id(struct imap_session *s, const struct imap_com
 
 /* RFC 5161: only extensions this server has and that change its behaviour
  * are enabled and listed; the others are ignored. */
-static enum imap_cmd_result cmd_enable(struct imap_session *s, const struct imap_command *cmd)
+enum imap_cmd_result cmd_enable(struct imap_cmd *cmd)
 {
+    struct imap_session *s = cmd->session;
     if (cmd->n_args == 0) {
         imap_tagged(s, cmd->tag, "BAD", "ENABLE needs at least one capability.");
         return IMAP_CMD_DONE;
@@ -96,12 +102,3 @@ static enum imap_cmd_result cmd_enable(struct imap_session *s, const struct imap
     imap_tagged(s, cmd->tag, "OK", "ENABLE completed.");
     return IMAP_CMD_DONE;
 }
-
-const struct imap_command_def imap_commands_any[] = {
-    {"CAPABILITY", IMAP_STATES_ANY, cmd_capability},
-    {"NOOP", IMAP_STATES_ANY, cmd_noop},
-    {"LOGOUT", IMAP_STATES_ANY, cmd_logout},
-    {"ID", IMAP_STATES_ANY, cmd_id},
-    {"ENABLE", IMAP_STATES_AUTHENTICATED, cmd_enable},
-    {NULL, 0, NULL},
-};

@@ -1,5 +1,7 @@
 /* The not-authenticated state (RFC 9051 §6.2): STARTTLS, LOGIN, AUTHENTICATE. */
 #include "imap/session.h"
+#include "lib-imap/imap-arg.h"
+#include "net/line-reader.h"
 
 #include "lib/log.h"
 #include "lib/settings.h"
@@ -13,8 +15,33 @@
 static const char privacy_required[] =
     "[PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.";
 
-static enum imap_cmd_result cmd_starttls(struct imap_session *s, const struct imap_command *cmd)
+/* A login in progress, in the command's arena. */
+struct login_cmd {
+    struct auth_request *req; /* until the attempt ends */
+    bool failed;              /* it ended as AUTH_FAILED */
+    struct line_reader reader;
+    struct buf response; /* a SASL response line: a secret */
+};
+
+static void login_cleanup(void *arg)
 {
+    struct login_cmd *l = arg;
+    auth_abort(l->req);
+    l->req = NULL;
+    buf_free_secret(&l->response);
+}
+
+static struct login_cmd *login_cmd_new(struct imap_cmd *cmd)
+{
+    struct login_cmd *l = arena_alloc(cmd->arena, sizeof(*l));
+    arena_on_reset(cmd->arena, login_cleanup, l);
+    cmd->data = l;
+    return l;
+}
+
+enum imap_cmd_result cmd_starttls(struct imap_cmd *cmd)
+{
+    struct imap_session *s = cmd->session;
     if (cmd->n_args != 0) {
         imap_tagged(s, cmd->tag, "BAD", "STARTTLS takes no arguments.");
         return IMAP_CMD_DONE;
@@ -23,24 +50,35 @@ static enum imap_cmd_result cmd_starttls(struct imap_session *s, const struct im
         imap_tagged(s, cmd->tag, "BAD", "TLS is already active.");
         return IMAP_CMD_DONE;
     }
-    if (!s->conn->listener_tls) {
+    if (!conn_can_starttls(s->conn)) {
         imap_tagged(s, cmd->tag, "BAD", "TLS is not available on this server.");
         return IMAP_CMD_DONE;
     }
     imap_tagged(s, cmd->tag, "OK", "Begin TLS negotiation now.");
     /* RFC 9051 §6.2.1: the client must discard what it knew; so do we. */
-    imap_session_new_parser(s);
+    s->renew_parser = true;
     conn_starttls(s->conn);
-    return IMAP_CMD_WAIT;
+    return IMAP_CMD_DONE;
+}
+
+/* After the answer: the connection goes on, or ends after too many failures. */
+static enum imap_cmd_result login_finished(struct imap_cmd *cmd)
+{
+    struct imap_session *s = cmd->session;
+    struct login_cmd *l = cmd->data;
+    if (l->failed && ++s->auth_failures >= MAX_AUTH_FAILURES)
+        return imap_bye(s, "Too many authentication failures.");
+    return IMAP_CMD_DONE;
 }
 
 static void login_done(void *ctx, const struct auth_result *res)
 {
-    struct imap_session *s = ctx;
-    char *tag = s->auth_tag;
-    s->auth_tag = NULL;
-    s->auth_req = NULL;
-    s->reading_sasl = false;
+    struct imap_cmd *cmd = ctx;
+    struct imap_session *s = cmd->session;
+    struct login_cmd *l = cmd->data;
+    const char *tag = cmd->tag;
+    l->req = NULL;
+    l->failed = res->status == AUTH_FAILED;
     switch (res->status) {
     case AUTH_OK: {
         imap_session_logged_in(s, res->user, res->home);
@@ -71,20 +109,59 @@ static void login_done(void *ctx, const struct auth_result *res)
         imap_tagged(s, tag, "BAD", "%s", res->text);
         break;
     }
-    free(tag);
-    if (res->status == AUTH_FAILED && ++s->auth_failures >= MAX_AUTH_FAILURES) {
-        imap_bye(s, "Too many authentication failures.");
-        return;
+    cmd->resume = login_finished;
+    imap_cmd_wake(cmd);
+}
+
+/* The rest of a SASL response line already answered as too long. */
+static enum imap_cmd_result sasl_skip_rest(struct imap_cmd *cmd)
+{
+    struct evbuffer *in = imap_cmd_input(cmd);
+    struct evbuffer_ptr eol = evbuffer_search(in, "\n", 1, NULL);
+    if (eol.pos < 0) {
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return IMAP_CMD_WAIT_INPUT;
     }
-    conn_resume_input(s->conn);
+    evbuffer_drain(in, (size_t)eol.pos + 1);
+    return IMAP_CMD_DONE;
+}
+
+static enum imap_cmd_result sasl_read_response(struct imap_cmd *cmd)
+{
+    struct imap_session *s = cmd->session;
+    struct login_cmd *l = cmd->data;
+    enum line_result r = line_reader_read(&l->reader, imap_cmd_input(cmd),
+                                          s->conn->settings->auth_max_sasl_size, &l->response);
+    if (r == LINE_NONE)
+        return IMAP_CMD_WAIT_INPUT;
+    if (r == LINE_TOO_LONG) {
+        auth_abort(l->req);
+        l->req = NULL;
+        imap_tagged(s, cmd->tag, "BAD", "Authentication response too long.");
+        if (!l->reader.discarding)
+            return IMAP_CMD_DONE;
+        cmd->resume = sasl_skip_rest;
+        return IMAP_CMD_WAIT_INPUT;
+    }
+    /* The request answers through the callbacks: another challenge, or done. */
+    cmd->resume = NULL;
+    auth_continue(l->req, l->response.data, l->response.len);
+    buf_free_secret(&l->response);
+    return IMAP_CMD_WAIT_EXTERNAL;
+}
+
+static enum imap_cmd_result sasl_wait_response(struct imap_cmd *cmd)
+{
+    cmd->resume = sasl_read_response;
+    return IMAP_CMD_WAIT_INPUT;
 }
 
 static void sasl_challenge(void *ctx, const char *b64)
 {
-    struct imap_session *s = ctx;
-    conn_printf(s->conn, "+ %s\r\n", b64);
-    s->reading_sasl = true;
-    conn_resume_input(s->conn);
+    struct imap_cmd *cmd = ctx;
+    conn_printf(cmd->session->conn, "+ %s\r\n", b64);
+    cmd->resume = sasl_wait_response;
+    imap_cmd_wake(cmd);
 }
 
 static struct auth_client auth_client_of(const struct imap_session *s)
@@ -106,51 +183,43 @@ static enum imap_cmd_result refuse_plaintext(struct imap_session *s, const char 
     return IMAP_CMD_DONE;
 }
 
-static enum imap_cmd_result cmd_login(struct imap_session *s, const struct imap_command *cmd)
+enum imap_cmd_result cmd_login(struct imap_cmd *cmd)
 {
-    const char *user = cmd->n_args == 2 ? imap_arg_astring(&cmd->args[0]) : NULL;
-    const char *password = cmd->n_args == 2 ? imap_arg_astring(&cmd->args[1]) : NULL;
-    if (!user || !password) {
+    struct imap_session *s = cmd->session;
+    const char *user, *password;
+    size_t password_len;
+    if (cmd->n_args != 2 || !imap_arg_get_astring(&cmd->args[0], &user, NULL) ||
+        !imap_arg_get_astring(&cmd->args[1], &password, &password_len)) {
         imap_tagged(s, cmd->tag, "BAD", "LOGIN expects a user name and a password.");
         return IMAP_CMD_DONE;
     }
     if (!imap_login_allowed(s))
         return refuse_plaintext(s, cmd->tag, true);
     struct auth_client client = auth_client_of(s);
-    s->auth_tag = xstrdup(cmd->tag);
-    conn_pause_input(s->conn);
-    s->auth_req = auth_start_password(s->auth, &client, user, password, cmd->args[1].len,
-                                      login_done, s);
-    return IMAP_CMD_WAIT;
+    struct login_cmd *l = login_cmd_new(cmd);
+    l->req = auth_start_password(s->auth, &client, user, password, password_len, login_done, cmd);
+    return IMAP_CMD_WAIT_EXTERNAL;
 }
 
-static enum imap_cmd_result cmd_authenticate(struct imap_session *s,
-                                             const struct imap_command *cmd)
+enum imap_cmd_result cmd_authenticate(struct imap_cmd *cmd)
 {
-    if (cmd->n_args < 1 || cmd->n_args > 2 || cmd->args[0].type != IMAP_ARG_ATOM ||
-        (cmd->n_args == 2 && cmd->args[1].type != IMAP_ARG_ATOM)) {
-        imap_tagged(s, cmd->tag, "BAD", "AUTHENTICATE expects a mechanism and an optional "
-                                        "initial response.");
+    struct imap_session *s = cmd->session;
+    const char *mech, *initial = NULL;
+    if (cmd->n_args < 1 || cmd->n_args > 2 || !imap_arg_get_atom(&cmd->args[0], &mech) ||
+        (cmd->n_args == 2 && !imap_arg_get_atom(&cmd->args[1], &initial))) {
+        imap_tagged(s, cmd->tag, "BAD",
+                    "AUTHENTICATE expects a mechanism and an optional "
+                    "initial response.");
         return IMAP_CMD_DONE;
     }
     if (!imap_login_allowed(s))
-        return refuse_plaintext(s, cmd->tag, cmd->n_args == 2);
-    const char *initial = cmd->n_args == 2 ? cmd->args[1].str : NULL;
+        return refuse_plaintext(s, cmd->tag, initial != NULL);
     if (initial && strlen(initial) > s->conn->settings->auth_max_sasl_size) {
         imap_tagged(s, cmd->tag, "BAD", "Initial response too long.");
         return IMAP_CMD_DONE;
     }
     struct auth_client client = auth_client_of(s);
-    s->auth_tag = xstrdup(cmd->tag);
-    conn_pause_input(s->conn);
-    s->auth_req = auth_start_sasl(s->auth, &client, cmd->args[0].str, initial, sasl_challenge,
-                                  login_done, s);
-    return IMAP_CMD_WAIT;
+    struct login_cmd *l = login_cmd_new(cmd);
+    l->req = auth_start_sasl(s->auth, &client, mech, initial, sasl_challenge, login_done, cmd);
+    return IMAP_CMD_WAIT_EXTERNAL;
 }
-
-const struct imap_command_def imap_commands_login[] = {
-    {"STARTTLS", IMAP_STATE_NOT_AUTHENTICATED, cmd_starttls},
-    {"LOGIN", IMAP_STATE_NOT_AUTHENTICATED, cmd_login},
-    {"AUTHENTICATE", IMAP_STATE_NOT_AUTHENTICATED, cmd_authenticate},
-    {NULL, 0, NULL},
-};

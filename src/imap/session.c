@@ -2,7 +2,6 @@
 
 #include "lib/log.h"
 #include "lib/settings.h"
-#include "net/server.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -11,22 +10,13 @@
 
 /* RFC 9051 §5.4: the autologout timer of an authenticated session is at least 30 minutes. */
 #define AUTHENTICATED_TIMEOUT_MS (30u * 60u * 1000u)
+/* Before login a command is small: LOGIN with two literals at most, ID with
+ * one level of list (Dovecot's login process allows as little). */
 #define PRELOGIN_MAX_ARGS 64
+#define PRELOGIN_MAX_LITERALS 4
+#define PRELOGIN_MAX_DEPTH 1
 #define AUTHENTICATED_MAX_ARGS 100000
-
-static const struct imap_command_def *const command_tables[] = {
-    imap_commands_any,
-    imap_commands_login,
-};
-
-static const struct imap_command_def *find_command(const char *name)
-{
-    for (size_t t = 0; t < sizeof(command_tables) / sizeof(command_tables[0]); t++)
-        for (const struct imap_command_def *d = command_tables[t]; d->name; d++)
-            if (strcasecmp(d->name, name) == 0)
-                return d;
-    return NULL;
-}
+#define AUTHENTICATED_MAX_DEPTH 16
 
 void imap_write(struct imap_session *s, const struct buf *b)
 {
@@ -81,7 +71,7 @@ void imap_capabilities(const struct imap_session *s, struct buf *out)
     if (s->state != IMAP_STATE_NOT_AUTHENTICATED)
         return;
     buf_puts(out, " SASL-IR");
-    if (!s->conn->tls && s->conn->listener_tls)
+    if (conn_can_starttls(s->conn))
         buf_puts(out, " STARTTLS");
     if (!imap_login_allowed(s)) {
         buf_puts(out, " LOGINDISABLED");
@@ -96,22 +86,33 @@ static void set_parser_limits(struct imap_session *s)
     const struct settings *set = s->conn->settings;
     struct imap_parser_limits limits;
     if (s->state == IMAP_STATE_NOT_AUTHENTICATED) {
-        limits.max_line = set->login_max_line_length;
-        limits.max_literal = set->login_max_line_length;
-        limits.max_args = PRELOGIN_MAX_ARGS;
+        limits = (struct imap_parser_limits){.max_bytes = set->login_max_line_length,
+                                             .max_args = PRELOGIN_MAX_ARGS,
+                                             .max_literals = PRELOGIN_MAX_LITERALS,
+                                             .max_depth = PRELOGIN_MAX_DEPTH};
     } else {
-        limits.max_line = set->imap_max_line_length;
-        limits.max_literal = set->imap_max_line_length;
-        limits.max_args = AUTHENTICATED_MAX_ARGS;
+        limits = (struct imap_parser_limits){.max_bytes = set->imap_max_line_length,
+                                             .max_args = AUTHENTICATED_MAX_ARGS,
+                                             .max_literals = 0,
+                                             .max_depth = AUTHENTICATED_MAX_DEPTH};
     }
     imap_parser_set_limits(s->parser, &limits);
 }
 
-void imap_session_new_parser(struct imap_session *s)
+/* Which commands read their literals themselves: asked by the parser. */
+static bool command_streams(void *ctx, const char *name)
+{
+    struct imap_session *s = ctx;
+    const struct imap_command_def *def = imap_command_find(name, NULL);
+    return def && (def->flags & IMAP_CMD_FLAG_STREAMS) && (def->states & s->state);
+}
+
+static void new_parser(struct imap_session *s)
 {
     imap_parser_free(s->parser);
-    struct imap_parser_limits none = {0, 0, 0};
+    struct imap_parser_limits none = {0};
     s->parser = imap_parser_new(&none);
+    imap_parser_set_stream(s->parser, command_streams, s);
     set_parser_limits(s);
 }
 
@@ -135,84 +136,189 @@ static enum imap_cmd_result bad_command(struct imap_session *s, const char *tag,
     return IMAP_CMD_DONE;
 }
 
-static enum imap_cmd_result dispatch(struct imap_session *s, const struct imap_command *cmd)
+/* The command is over: its arena goes with the parser's reset. */
+static void end_command(struct imap_session *s)
 {
-    const struct imap_command_def *def = find_command(cmd->name);
-    if (!def)
-        return bad_command(s, cmd->tag, "Unknown command.");
-    if (!(def->states & s->state)) {
-        const char *why = s->state == IMAP_STATE_NOT_AUTHENTICATED
-                              ? "Log in first."
-                              : "Not allowed once logged in.";
-        return bad_command(s, cmd->tag, why);
+    s->cmd = NULL;
+    imap_parser_reset(s->parser);
+    if (s->renew_parser) {
+        /* RFC 9051 §6.2.1: after STARTTLS nothing sent in clear survives. */
+        s->renew_parser = false;
+        new_parser(s);
     }
-    return def->run(s, cmd);
 }
 
-/* A SASL response line, while AUTHENTICATE waits for one. */
-static bool read_sasl_line(struct imap_session *s, struct evbuffer *in)
+static void command_result(struct imap_session *s, struct imap_cmd *cmd, enum imap_cmd_result r)
 {
-    enum line_result r = line_reader_read(&s->sasl_reader, in, s->conn->settings->auth_max_sasl_size,
-                                          &s->sasl_line);
-    if (r == LINE_NONE)
-        return false;
-    s->reading_sasl = false;
-    struct auth_request *req = s->auth_req;
-    if (r == LINE_TOO_LONG) {
-        auth_abort(req);
-        s->auth_req = NULL;
-        imap_tagged(s, s->auth_tag, "BAD", "Authentication response too long.");
-        free(s->auth_tag);
-        s->auth_tag = NULL;
-        return true;
+    cmd->waiting = r;
+    switch (r) {
+    case IMAP_CMD_DONE:
+        end_command(s);
+        break;
+    case IMAP_CMD_WAIT_OUTPUT:
+        conn_notify_drained(s->conn);
+        break;
+    case IMAP_CMD_WAIT_INPUT:
+    case IMAP_CMD_WAIT_EXTERNAL:
+    case IMAP_CMD_CLOSING:
+        break;
     }
-    /* The request answers through the callbacks: another challenge, or done. */
-    auth_continue(req, s->sasl_line.data, s->sasl_line.len);
-    buf_free_secret(&s->sasl_line);
-    return true;
+}
+
+/* Runs fn (the handler, or its resume) and what the command asks next. */
+static void run_command(struct imap_session *s, struct imap_cmd *cmd, imap_cmd_fn *fn)
+{
+    enum imap_cmd_result r;
+    for (;;) {
+        cmd->woken = false;
+        cmd->running = true;
+        r = fn(cmd);
+        cmd->running = false;
+        /* outside work that finished before the handler returned */
+        if (r != IMAP_CMD_WAIT_EXTERNAL || !cmd->woken)
+            break;
+        fn = cmd->resume;
+    }
+    command_result(s, cmd, r);
+    /* Woken from outside the input path: input that waited may go on now. */
+    if (!s->in_input && !conn_is_closing(s->conn) && (s->cmd == NULL || r == IMAP_CMD_WAIT_INPUT))
+        conn_resume_input(s->conn);
+}
+
+void imap_cmd_wake(struct imap_cmd *cmd)
+{
+    if (cmd->running) {
+        cmd->woken = true;
+        return;
+    }
+    run_command(cmd->session, cmd, cmd->resume);
+}
+
+struct evbuffer *imap_cmd_input(struct imap_cmd *cmd)
+{
+    return conn_input(cmd->session->conn);
+}
+
+/* Feeds the parser from the input until it has something to say. */
+static enum imap_parse_result parse_input(struct imap_session *s)
+{
+    struct evbuffer *in = conn_input(s->conn);
+    while (!conn_is_closing(s->conn) && evbuffer_get_length(in) > 0) {
+        struct evbuffer_iovec vec;
+        if (evbuffer_peek(in, -1, NULL, &vec, 1) < 1)
+            break;
+        size_t used = 0;
+        enum imap_parse_result r = imap_parser_feed(s->parser, vec.iov_base, vec.iov_len, &used);
+        evbuffer_drain(in, used);
+        if (r == IMAP_PARSE_CONTINUATION) {
+            conn_printf(s->conn, "+ Ready for literal data\r\n");
+            continue;
+        }
+        if (r != IMAP_PARSE_NEED_MORE)
+            return r;
+    }
+    return IMAP_PARSE_NEED_MORE;
+}
+
+/* The parser's command, with "UID x" folded into one name (RFC 9051 §6.4.9). */
+static const struct imap_command_def *lookup(const struct imap_command *pc,
+                                             const struct imap_arg **args, size_t *n_args)
+{
+    *args = pc->args;
+    *n_args = pc->n_args;
+    if (strcasecmp(pc->name, "UID") != 0)
+        return imap_command_find(pc->name, NULL);
+    if (pc->n_args == 0 || pc->args[0].type != IMAP_ARG_ATOM)
+        return NULL;
+    (*args)++;
+    (*n_args)--;
+    return imap_command_find(pc->name, pc->args[0].str);
+}
+
+enum imap_parse_result imap_cmd_parse_more(struct imap_cmd *cmd)
+{
+    struct imap_session *s = cmd->session;
+    enum imap_parse_result r = parse_input(s);
+    if (r == IMAP_PARSE_COMMAND || r == IMAP_PARSE_LITERAL_STREAM) {
+        lookup(imap_parser_command(s->parser), &cmd->args, &cmd->n_args);
+        cmd->args_complete = r == IMAP_PARSE_COMMAND;
+    }
+    return r;
+}
+
+static void start_command(struct imap_session *s, bool complete)
+{
+    const struct imap_command *pc = imap_parser_command(s->parser);
+    const struct imap_arg *args;
+    size_t n_args;
+    const struct imap_command_def *def = lookup(pc, &args, &n_args);
+    enum imap_cmd_result r = IMAP_CMD_DONE;
+    if (!def) {
+        r = bad_command(s, pc->tag, "Unknown command.");
+    } else if (!(def->states & s->state)) {
+        r = bad_command(s, pc->tag,
+                        s->state == IMAP_STATE_NOT_AUTHENTICATED ? "Log in first."
+                                                                 : "Not allowed once logged in.");
+    }
+    if (!def || !(def->states & s->state)) {
+        if (r != IMAP_CMD_CLOSING)
+            imap_parser_reset(s->parser);
+        return;
+    }
+    struct arena *arena = imap_parser_arena(s->parser);
+    struct imap_cmd *cmd = arena_alloc(arena, sizeof(*cmd));
+    *cmd = (struct imap_cmd){.session = s,
+                             .def = def,
+                             .tag = pc->tag,
+                             .uid = args != pc->args,
+                             .args = args,
+                             .n_args = n_args,
+                             .args_complete = complete,
+                             .arena = arena};
+    s->cmd = cmd;
+    run_command(s, cmd, def->run);
 }
 
 static void imap_input(struct conn *c, struct evbuffer *in)
 {
     struct imap_session *s = c->session;
-    while (!conn_is_closing(c) && !c->input_paused && !c->starttls_pending &&
-           evbuffer_get_length(in) > 0) {
-        if (s->auth_req) {
-            if (!s->reading_sasl || !read_sasl_line(s, in))
-                return;
+    s->in_input = true;
+    while (!conn_is_closing(c) && evbuffer_get_length(in) > 0) {
+        if (s->cmd) {
+            /* A command in progress owns the input, or nobody reads it yet. */
+            struct imap_cmd *cmd = s->cmd;
+            if (cmd->waiting != IMAP_CMD_WAIT_INPUT)
+                break;
+            size_t before = evbuffer_get_length(in);
+            run_command(s, cmd, cmd->resume);
+            if (s->cmd == cmd && cmd->waiting == IMAP_CMD_WAIT_INPUT &&
+                evbuffer_get_length(in) == before)
+                break; /* it needs more than there is */
             continue;
         }
-        struct evbuffer_iovec vec;
-        if (evbuffer_peek(in, -1, NULL, &vec, 1) < 1)
-            return;
-        size_t used = 0;
-        enum imap_parse_result r = imap_parser_feed(s->parser, vec.iov_base, vec.iov_len, &used);
-        evbuffer_drain(in, used);
-        switch (r) {
-        case IMAP_PARSE_NEED_MORE:
+        enum imap_parse_result r = parse_input(s);
+        if (r == IMAP_PARSE_NEED_MORE)
             break;
-        case IMAP_PARSE_CONTINUATION:
-            conn_printf(c, "+ Ready for literal data\r\n");
-            break;
-        case IMAP_PARSE_BAD:
-            bad_command(s, imap_parser_tag(s->parser), imap_parser_error(s->parser));
+        if (r == IMAP_PARSE_BAD) {
+            if (bad_command(s, imap_parser_tag(s->parser), imap_parser_error(s->parser)) ==
+                IMAP_CMD_CLOSING)
+                break;
             imap_parser_reset(s->parser);
-            break;
-        case IMAP_PARSE_FATAL:
+        } else if (r == IMAP_PARSE_FATAL) {
             imap_bye(s, imap_parser_error(s->parser));
-            return;
-        case IMAP_PARSE_COMMAND: {
-            enum imap_cmd_result res = dispatch(s, imap_parser_command(s->parser));
-            if (res == IMAP_CMD_CLOSING)
-                return;
-            if (s->parser)
-                imap_parser_reset(s->parser);
-            if (res == IMAP_CMD_WAIT)
-                return;
             break;
-        }
+        } else {
+            start_command(s, r == IMAP_PARSE_COMMAND);
         }
     }
+    s->in_input = false;
+}
+
+static void imap_output_drained(struct conn *c)
+{
+    struct imap_session *s = c->session;
+    if (s->cmd && s->cmd->waiting == IMAP_CMD_WAIT_OUTPUT)
+        run_command(s, s->cmd, s->cmd->resume);
 }
 
 static void imap_timeout(struct conn *c)
@@ -230,14 +336,13 @@ static void imap_closed(struct conn *c)
     struct imap_session *s = c->session;
     if (!s)
         return;
-    auth_abort(s->auth_req);
     if (s->user) {
         auth_logout(s->auth, s->user, c->peer_ip);
         log_info(c->id, "imap: disconnected: user=<%s>", s->user);
     }
+    /* The running command's cleanups (an auth request to abort) run here. */
+    s->cmd = NULL;
     imap_parser_free(s->parser);
-    buf_free_secret(&s->sasl_line);
-    free(s->auth_tag);
     free(s->user);
     free(s->home);
     free(s);
@@ -249,6 +354,7 @@ static const struct conn_ops imap_conn_ops = {
     .timeout = imap_timeout,
     .shutdown = imap_shutdown,
     .closed = imap_closed,
+    .output_drained = imap_output_drained,
 };
 
 static void imap_accept(struct conn *c)
@@ -259,7 +365,7 @@ static void imap_accept(struct conn *c)
     s->state = IMAP_STATE_NOT_AUTHENTICATED;
     c->session = s;
     c->ops = &imap_conn_ops;
-    imap_session_new_parser(s);
+    new_parser(s);
     if (c->refused) {
         imap_bye(s, c->refused);
         return;

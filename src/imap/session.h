@@ -4,9 +4,9 @@
 #define GANNET_IMAP_SESSION_H
 
 #include "auth/auth-request.h"
-#include "imap/parser.h"
+#include "imap/imap-commands.h"
+#include "lib-imap/imap-parser.h"
 #include "net/conn.h"
-#include "net/line-reader.h"
 
 #include <stdbool.h>
 
@@ -16,45 +16,26 @@ enum imap_state {
     IMAP_STATE_SELECTED = 4,
     IMAP_STATE_LOGOUT = 8,
 };
-#define IMAP_STATES_ANY (IMAP_STATE_NOT_AUTHENTICATED | IMAP_STATE_AUTHENTICATED | IMAP_STATE_SELECTED)
+#define IMAP_STATES_ANY                                                                            \
+    (IMAP_STATE_NOT_AUTHENTICATED | IMAP_STATE_AUTHENTICATED | IMAP_STATE_SELECTED)
 #define IMAP_STATES_AUTHENTICATED (IMAP_STATE_AUTHENTICATED | IMAP_STATE_SELECTED)
 
-/* Owned by its connection (conn->session), freed when the connection closes. */
+/* Owned by its connection (conn->session), freed when the connection closes.
+ * Kept small: a logged-in idle session is a budget of a few KiB. */
 struct imap_session {
     struct conn *conn;
     struct auth_service *auth;
     struct imap_parser *parser;
     enum imap_state state;
-
-    /* A login in progress: the command's tag, the request, and whether the
-     * next input line is a SASL response. */
-    struct auth_request *auth_req;
-    char *auth_tag;
-    bool reading_sasl;
-    struct line_reader sasl_reader;
-    struct buf sasl_line;
-    unsigned auth_failures;
+    struct imap_cmd *cmd;   /* the command running, in the parser's arena; or NULL */
+    bool renew_parser;      /* STARTTLS: a fresh parser when the command ends */
+    bool in_input;          /* imap_input is on the stack */
+    unsigned auth_failures; /* on this connection */
 
     char *user; /* once logged in */
     char *home;
     bool enabled_imap4rev2;
     unsigned bad_commands;
-};
-
-/* What a command handler did. */
-enum imap_cmd_result {
-    IMAP_CMD_DONE,    /* answered; go on with the next command */
-    IMAP_CMD_WAIT,    /* it continues later (a login being checked): stop reading */
-    IMAP_CMD_CLOSING, /* the connection is closing */
-};
-
-typedef enum imap_cmd_result imap_cmd_fn(struct imap_session *s, const struct imap_command *cmd);
-
-/* One row per command: adding an extension means adding a file and rows. */
-struct imap_command_def {
-    const char *name;
-    unsigned states; /* enum imap_state bits where it is allowed */
-    imap_cmd_fn *run;
 };
 
 extern const struct protocol imap_protocol;
@@ -74,11 +55,5 @@ bool imap_login_allowed(const struct imap_session *s);
 void imap_session_logged_in(struct imap_session *s, const char *user, const char *home);
 /* Says `* BYE text` and closes. */
 enum imap_cmd_result imap_bye(struct imap_session *s, const char *text);
-/* Makes a fresh parser (after STARTTLS nothing sent in clear survives). */
-void imap_session_new_parser(struct imap_session *s);
-
-/* Command tables, one per file. */
-extern const struct imap_command_def imap_commands_any[];
-extern const struct imap_command_def imap_commands_login[];
 
 #endif

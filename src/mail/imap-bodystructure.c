@@ -1,6 +1,6 @@
 #include "mail/imap-bodystructure.h"
 
-#include "lib/imap-quote.h"
+#include "lib-imap/imap-quote.h"
 #include "mail/imap-envelope.h"
 
 #include <inttypes.h>

@@ -1,6 +1,6 @@
 #include "mail/imap-envelope.h"
 
-#include "lib/imap-quote.h"
+#include "lib-imap/imap-quote.h"
 #include "mail/address.h"
 
 #include <string.h>

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 /* Work that must not run inside a bufferevent callback of the same connection. */
-enum deferred_work { DEFER_INPUT = 1, DEFER_STARTTLS = 2, DEFER_FREE = 4 };
+enum deferred_work { DEFER_INPUT = 1, DEFER_STARTTLS = 2, DEFER_FREE = 4, DEFER_DRAINED = 8 };
 
 static void conn_read_cb(struct bufferevent *bev, void *arg);
 static void conn_write_cb(struct bufferevent *bev, void *arg);
@@ -43,6 +43,7 @@ static void conn_setup_bev(struct conn *c)
     /* Bound what one client can make us buffer: the sessions' line and literal
      * limits are below this, so a session always can make progress. */
     bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_READ_HIGH_WATERMARK);
+    bufferevent_setwatermark(c->bev, EV_WRITE, CONN_OUTPUT_LOW_WATERMARK, 0);
     conn_apply_timeout(c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
@@ -88,6 +89,11 @@ static void conn_deferred_cb(evutil_socket_t fd, short what, void *arg)
         c->secured = true;
         c->starttls_pending = false;
         conn_setup_bev(c);
+    }
+    if ((work & DEFER_DRAINED) && !c->closing && c->want_drained &&
+        conn_output_pending(c) <= CONN_OUTPUT_LOW_WATERMARK) {
+        c->want_drained = false;
+        c->ops->output_drained(c);
     }
     if ((work & DEFER_INPUT) && !c->closing && !c->input_paused && !c->starttls_pending &&
         evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
@@ -136,6 +142,8 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
         conn_schedule(c, DEFER_STARTTLS);
     else if (c->closing)
         conn_schedule(c, DEFER_FREE);
+    else if (c->want_drained)
+        conn_schedule(c, DEFER_DRAINED);
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -197,6 +205,23 @@ size_t conn_output_pending(const struct conn *c)
     return c->bev ? evbuffer_get_length(bufferevent_get_output(c->bev)) : 0;
 }
 
+void conn_notify_drained(struct conn *c)
+{
+    c->want_drained = true;
+    if (conn_output_pending(c) <= CONN_OUTPUT_LOW_WATERMARK)
+        conn_schedule(c, DEFER_DRAINED);
+}
+
+struct evbuffer *conn_input(struct conn *c)
+{
+    return bufferevent_get_input(c->bev);
+}
+
+bool conn_can_starttls(const struct conn *c)
+{
+    return !c->tls && c->listener_tls != NULL;
+}
+
 void conn_close(struct conn *c)
 {
     if (c->closing)
@@ -238,6 +263,11 @@ void conn_resume_input(struct conn *c)
 {
     c->input_paused = false;
     conn_schedule(c, DEFER_INPUT);
+}
+
+bool conn_input_blocked(const struct conn *c)
+{
+    return c->input_paused || c->starttls_pending;
 }
 
 void conn_set_timeout(struct conn *c, unsigned ms)

@@ -24,6 +24,8 @@ struct conn_ops {
     void (*shutdown)(struct conn *c);
     /* The connection is gone; free the session. Called exactly once. */
     void (*closed)(struct conn *c);
+    /* The output fell to the low watermark after conn_notify_drained(). */
+    void (*output_drained)(struct conn *c);
 };
 
 /* How a listener's protocol starts a session on a new connection. */
@@ -43,9 +45,9 @@ struct conn {
     char local_ip[64];
     int local_port;
     struct sockaddr_storage peer;
-    bool tls;      /* TLS is up (implicit or after STARTTLS) */
-    bool secured;  /* tls, or the peer is in login_trusted_networks */
-    bool tls_port; /* the listener speaks implicit TLS */
+    bool tls;            /* TLS is up (implicit or after STARTTLS) */
+    bool secured;        /* tls, or the peer is in login_trusted_networks */
+    bool tls_port;       /* the listener speaks implicit TLS */
     const char *refused; /* set at accept when a connection limit was hit */
     const struct conn_ops *ops;
     void *session;
@@ -62,16 +64,30 @@ struct conn {
     bool prelogin_counted;
     bool input_paused;
     bool starttls_pending;
+    bool want_drained;
     struct event *deferred;
     int deferred_work;
     unsigned timeout_ms;
     struct conn *prev, *next;
 };
 
+/* Output is kept between these marks by the sessions that write much (a big
+ * FETCH): they write until conn_output_pending() passes the high one, then
+ * wait for ops->output_drained. */
+#define CONN_OUTPUT_HIGH_WATERMARK (256u * 1024u)
+#define CONN_OUTPUT_LOW_WATERMARK (64u * 1024u)
+
 void conn_write(struct conn *c, const void *data, size_t len);
 __attribute__((format(printf, 2, 3))) void conn_printf(struct conn *c, const char *fmt, ...);
 /* Bytes waiting to be sent. */
 size_t conn_output_pending(const struct conn *c);
+/* Calls ops->output_drained once, from the loop, when the output is at or
+ * below CONN_OUTPUT_LOW_WATERMARK (at once if it already is). */
+void conn_notify_drained(struct conn *c);
+/* The client's bytes not yet taken by the session. */
+struct evbuffer *conn_input(struct conn *c);
+/* STARTTLS/STLS can be offered: cleartext now, and TLS configured. */
+bool conn_can_starttls(const struct conn *c);
 
 /* Flushes what was written, then closes. ops->closed runs later, from the loop. */
 void conn_close(struct conn *c);
@@ -87,6 +103,8 @@ bool conn_starttls(struct conn *c);
  * buffered input is delivered from the loop, not from inside this call. */
 void conn_pause_input(struct conn *c);
 void conn_resume_input(struct conn *c);
+/* Input is paused, or STARTTLS is under way: the session takes nothing now. */
+bool conn_input_blocked(const struct conn *c);
 
 /* Inactivity limit for reading; 0 disables it. */
 void conn_set_timeout(struct conn *c, unsigned ms);
@@ -96,5 +114,7 @@ void conn_set_timeout(struct conn *c, unsigned ms);
 void conn_set_authenticated(struct conn *c);
 
 struct event_base *conn_event_base(const struct conn *c);
+/* What the worker was started with for its sessions (the auth service). */
+void *conn_app(const struct conn *c);
 
 #endif

@@ -32,6 +32,5 @@ struct server_hooks {
 int server_run(struct settings *set, bool foreground, const struct server_hooks *hooks);
 
 /* The per-worker state made by hooks->worker_init. */
-void *conn_app(const struct conn *c);
 
 #endif

@@ -6,7 +6,6 @@
 #include "lib/log.h"
 #include "lib/settings.h"
 #include "net/line-reader.h"
-#include "net/server.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -52,7 +51,7 @@ static bool login_allowed(const struct pop3_session *s)
 
 static bool stls_available(const struct pop3_session *s)
 {
-    return !s->conn->tls && s->conn->listener_tls && s->state == POP3_AUTHORIZATION;
+    return conn_can_starttls(s->conn) && s->state == POP3_AUTHORIZATION;
 }
 
 static void bad_command(struct pop3_session *s, const char *text)
@@ -67,7 +66,9 @@ static void bad_command(struct pop3_session *s, const char *text)
 static void cmd_capa(struct pop3_session *s)
 {
     struct buf b = BUF_INIT;
-    buf_puts(&b, "+OK Capability list follows\r\nCAPA\r\nRESP-CODES\r\nPIPELINING\r\nAUTH-RESP-CODE\r\n");
+    buf_puts(
+        &b,
+        "+OK Capability list follows\r\nCAPA\r\nRESP-CODES\r\nPIPELINING\r\nAUTH-RESP-CODE\r\n");
     if (stls_available(s))
         buf_puts(&b, "STLS\r\n");
     if (s->state == POP3_AUTHORIZATION && login_allowed(s)) {
@@ -205,8 +206,8 @@ static void handle_authorization(struct pop3_session *s, const char *verb, char 
         struct auth_client client = auth_client_of(s);
         conn_pause_input(s->conn);
         /* RFC 1939 §7: the password is the rest of the line, spaces included. */
-        s->auth_req = auth_start_password(s->auth, &client, s->pending_user, arg, strlen(arg),
-                                          auth_done, s);
+        s->auth_req =
+            auth_start_password(s->auth, &client, s->pending_user, arg, strlen(arg), auth_done, s);
         free(s->pending_user);
         s->pending_user = NULL;
         return;
@@ -267,10 +268,10 @@ static void pop3_input(struct conn *c, struct evbuffer *in)
 {
     struct pop3_session *s = c->session;
     const struct settings *set = c->settings;
-    while (!conn_is_closing(c) && !c->input_paused && !c->starttls_pending) {
+    while (!conn_is_closing(c) && !conn_input_blocked(c)) {
         if (s->auth_req && !s->reading_sasl)
             return;
-        size_t max = s->reading_sasl ? set->auth_max_sasl_size
+        size_t max = s->reading_sasl                  ? set->auth_max_sasl_size
                      : s->state == POP3_AUTHORIZATION ? set->login_max_line_length
                                                       : set->imap_max_line_length;
         enum line_result r = line_reader_read(&s->reader, in, max, &s->line);

@@ -3,7 +3,7 @@
 #include "probe/probe.h"
 
 #include "lib/base64.h"
-#include "lib/imap-quote.h"
+#include "lib-imap/imap-quote.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

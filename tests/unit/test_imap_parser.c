@@ -1,5 +1,7 @@
-/* The IMAP command parser: whole commands, the same commands fed one byte at a
- * time, literals (synchronizing and LITERAL+), and every limit. */
+/* lib-imap: the IMAP command parser (whole commands, the same commands fed one
+ * byte at a time, literals synchronizing, LITERAL+, literal8 and streamed, the
+ * command budget and every limit), the typed argument readers, sequence sets,
+ * flags and dates. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,11 +9,17 @@
 
 #include <cmocka.h>
 
-#include "imap/parser.h"
+#include "lib-imap/imap-arg.h"
+#include "lib-imap/imap-format.h"
+#include "lib-imap/imap-parser.h"
+#include "lib-imap/imap-quote.h"
+#include "lib-imap/imap-seqset.h"
 
 #include <string.h>
+#include <strings.h>
 
-static const struct imap_parser_limits limits = {.max_line = 100, .max_literal = 50, .max_args = 10};
+static const struct imap_parser_limits limits = {
+    .max_bytes = 200, .max_args = 10, .max_literals = 0, .max_depth = 16};
 
 /* Feeds all of `input` in chunks of `chunk` bytes; returns the first result
  * that is not NEED_MORE (answering continuations), with *rest set to what is left. */
@@ -138,7 +146,7 @@ static void test_line_too_long(void **state)
     (void)state;
     struct imap_parser *p = imap_parser_new(&limits);
     char line[400];
-    memcpy(line, "t7 LOGIN ", 9);
+    memcpy(line, "t7 LOGIN ", 9); /* 300 bytes: over the budget of 200 */
     memset(line + 9, 'x', 300);
     strcpy(line + 309, "\r\nt8 NOOP\r\n");
     int cont = 0;
@@ -162,26 +170,270 @@ static void test_literal_limits(void **state)
     struct imap_parser *p = imap_parser_new(&limits);
     int cont = 0;
     size_t rest;
-    /* A synchronizing literal over the limit is refused before the client sends it. */
-    assert_int_equal(feed(p, "l1 LOGIN {51}\r\n", 1, &cont, &rest), IMAP_PARSE_BAD);
+    /* A synchronizing literal over the budget is refused before the client sends it. */
+    assert_int_equal(feed(p, "l1 LOGIN {201}\r\n", 1, &cont, &rest), IMAP_PARSE_BAD);
     assert_int_equal(cont, 0);
     assert_string_equal(imap_parser_tag(p), "l1");
     imap_parser_reset(p);
     /* A non-synchronizing one is already on its way: fatal. */
     assert_int_equal(feed(p, "l2 LOGIN {99999999999+}\r\n", 1, &cont, &rest), IMAP_PARSE_FATAL);
     imap_parser_reset(p);
-    /* Literal bytes do not count against the line limit. */
-    char cmd[300];
-    strcpy(cmd, "l3 X {50+}\r\n");
+    /* Literal bytes count against the one budget of the command. */
+    char cmd[400];
+    strcpy(cmd, "l3 X {80+}\r\n");
     size_t n = strlen(cmd);
-    memset(cmd + n, 'a', 50);
-    strcpy(cmd + n + 50, " {50+}\r\n");
+    memset(cmd + n, 'a', 80);
+    strcpy(cmd + n + 80, " {80+}\r\n");
     n = strlen(cmd);
-    memset(cmd + n, 'b', 50);
-    strcpy(cmd + n + 50, "\r\n");
+    memset(cmd + n, 'b', 80);
+    strcpy(cmd + n + 80, "\r\n");
     assert_int_equal(feed(p, cmd, 1, &cont, &rest), IMAP_PARSE_COMMAND);
     assert_int_equal(imap_parser_command(p)->n_args, 2);
+    imap_parser_reset(p);
+    strcpy(cmd + n + 80, " {80+}\r\n");
+    assert_int_equal(feed(p, cmd, 1, &cont, &rest), IMAP_PARSE_FATAL);
+    assert_string_equal(imap_parser_tag(p), "l3");
     imap_parser_free(p);
+
+    /* A bound on the number of literals, as before login. */
+    struct imap_parser_limits few = limits;
+    few.max_literals = 2;
+    p = imap_parser_new(&few);
+    assert_int_equal(feed(p, "l4 ID ({1+}\r\na {1+}\r\nb)\r\n", 1, &cont, &rest),
+                     IMAP_PARSE_COMMAND);
+    imap_parser_reset(p);
+    assert_int_equal(feed(p, "l5 ID ({1+}\r\na {1+}\r\nb {1}\r\n", 1, &cont, &rest),
+                     IMAP_PARSE_BAD);
+    assert_string_equal(imap_parser_error(p), "Too many literals.");
+    imap_parser_free(p);
+}
+
+/* Quoted strings are sized by their content: many of them after a big literal
+ * cost their own bytes, not the rest of the command each. */
+static void test_quoted_strings_cost_their_size(void **state)
+{
+    (void)state;
+    struct imap_parser_limits big = {
+        .max_bytes = 70000, .max_args = 1000, .max_literals = 0, .max_depth = 16};
+    struct imap_parser *p = imap_parser_new(&big);
+    struct buf cmd = BUF_INIT;
+    buf_puts(&cmd, "q X {60000+}\r\n");
+    for (int i = 0; i < 60000; i++)
+        buf_putc(&cmd, 'z');
+    for (int i = 0; i < 100; i++)
+        buf_puts(&cmd, " \"x\"");
+    buf_puts(&cmd, "\r\n");
+    int cont = 0;
+    size_t rest;
+    assert_int_equal(feed(p, cmd.data, 4096, &cont, &rest), IMAP_PARSE_COMMAND);
+    assert_int_equal(imap_parser_command(p)->n_args, 101);
+    assert_string_equal(imap_parser_command(p)->args[100].str, "x");
+    /* the literal's copy and the argument arrays; not 100 x 60000 */
+    assert_true(imap_parser_arena(p)->allocated < 200 * 1024);
+    buf_free(&cmd);
+    imap_parser_free(p);
+}
+
+static bool streams_append(void *ctx, const char *name)
+{
+    (void)ctx;
+    return strcasecmp(name, "APPEND") == 0;
+}
+
+/* APPEND reads its message literals itself: the parser stops at each one and
+ * goes on after it; the same whatever the chunks. */
+static void check_streamed_append(size_t chunk)
+{
+    static const char input[] = "s APPEND INBOX (\\Seen) {10}\r\n0123456789 (\\Draft) "
+                                "\"01-Jan-2020 10:00:00 +0100\" ~{3+}\r\nab\0\r\nnext NOOP\r\n";
+    size_t len = sizeof(input) - 1, pos = 0;
+    struct imap_parser *p = imap_parser_new(&limits);
+    imap_parser_set_stream(p, streams_append, NULL);
+    int stops = 0;
+    enum imap_parse_result r = IMAP_PARSE_NEED_MORE;
+    while (pos < len) {
+        size_t n = len - pos < chunk ? len - pos : chunk, used = 0;
+        r = imap_parser_feed(p, input + pos, n, &used);
+        pos += used;
+        if (r == IMAP_PARSE_NEED_MORE)
+            continue;
+        if (r != IMAP_PARSE_LITERAL_STREAM)
+            break;
+        const struct imap_command *cmd = imap_parser_command(p);
+        const struct imap_arg *lit = &cmd->args[cmd->n_args - 1];
+        assert_int_equal(lit->type, IMAP_ARG_LITERAL_SIZE);
+        if (stops++ == 0) {
+            assert_int_equal(cmd->n_args, 3);
+            assert_string_equal(cmd->args[0].str, "INBOX");
+            assert_int_equal(lit->len, 10);
+            assert_true(lit->sync);
+            assert_false(lit->literal8);
+        } else {
+            assert_int_equal(cmd->n_args, 6);
+            assert_int_equal(lit->len, 3);
+            assert_false(lit->sync);
+            assert_true(lit->literal8);
+        }
+        /* the command takes the literal's bytes itself */
+        assert_true(len - pos >= lit->len);
+        pos += lit->len;
+        imap_parser_literal_done(p);
+    }
+    if (r != IMAP_PARSE_COMMAND)
+        fail_msg("chunk %zu: result %d: %s", chunk, r, imap_parser_error(p));
+    assert_int_equal(stops, 2);
+    const struct imap_command *cmd = imap_parser_command(p);
+    assert_int_equal(cmd->n_args, 6);
+    assert_int_equal(cmd->args[1].type, IMAP_ARG_LIST);
+    assert_int_equal(cmd->args[2].type, IMAP_ARG_LITERAL_SIZE);
+    assert_int_equal(cmd->args[4].type, IMAP_ARG_STRING);
+    assert_string_equal(input + pos, "next NOOP\r\n");
+    imap_parser_free(p);
+}
+
+static void test_streamed_literals(void **state)
+{
+    (void)state;
+    check_streamed_append(1000);
+    check_streamed_append(1);
+    check_streamed_append(7);
+    /* a literal inside a list is held, not streamed; other commands hold theirs */
+    struct imap_parser *p = imap_parser_new(&limits);
+    imap_parser_set_stream(p, streams_append, NULL);
+    int cont = 0;
+    size_t rest;
+    assert_int_equal(feed(p, "t APPEND INBOX (x {2}\r\nab)\r\n", 1, &cont, &rest),
+                     IMAP_PARSE_COMMAND);
+    assert_int_equal(cont, 1);
+    imap_parser_reset(p);
+    assert_int_equal(feed(p, "u LOGIN {2}\r\nab c\r\n", 1, &cont, &rest), IMAP_PARSE_COMMAND);
+    assert_string_equal(imap_parser_command(p)->args[0].str, "ab");
+    imap_parser_free(p);
+}
+
+static void test_literal8(void **state)
+{
+    (void)state;
+    struct imap_parser *p = imap_parser_new(&limits);
+    int cont = 0;
+    size_t rest;
+    static const char in[] = "b X ~{3}\r\na\0b\r\n";
+    size_t len = sizeof(in) - 1, pos = 0;
+    enum imap_parse_result r;
+    do {
+        size_t used = 0;
+        r = imap_parser_feed(p, in + pos, 1, &used);
+        pos += used;
+        cont += r == IMAP_PARSE_CONTINUATION;
+    } while (pos < len && (r == IMAP_PARSE_NEED_MORE || r == IMAP_PARSE_CONTINUATION));
+    (void)rest;
+    assert_int_equal(r, IMAP_PARSE_COMMAND);
+    assert_int_equal(cont, 1);
+    const struct imap_arg *a = &imap_parser_command(p)->args[0];
+    assert_true(a->literal8);
+    assert_int_equal(a->len, 3);
+    assert_memory_equal(a->str, "a\0b", 3);
+    imap_parser_free(p);
+}
+
+static void test_arg_readers(void **state)
+{
+    (void)state;
+    struct imap_parser_limits more = limits;
+    more.max_args = 20;
+    struct imap_parser *p = imap_parser_new(&more);
+    int cont = 0;
+    size_t rest;
+    assert_int_equal(feed(p,
+                          "r X NIL \"q\" 4294967295 4294967296 0 (\\Seen kw \\Seen KW) "
+                          "(\\Recent)\r\n",
+                          1, &cont, &rest),
+                     IMAP_PARSE_COMMAND);
+    const struct imap_arg *a = imap_parser_command(p)->args;
+    const char *str;
+    size_t len;
+    /* NIL is the string "NIL" where an astring is expected (LOGIN NIL pw) */
+    assert_true(imap_arg_get_astring(&a[0], &str, &len));
+    assert_string_equal(str, "NIL");
+    assert_true(imap_arg_get_nstring(&a[0], &str, &len));
+    assert_null(str);
+    assert_false(imap_arg_get_string(&a[0], &str, &len));
+    assert_true(imap_arg_get_string(&a[1], &str, &len));
+    uint32_t n;
+    assert_true(imap_arg_get_number(&a[2], &n));
+    assert_int_equal(n, 4294967295u);
+    assert_false(imap_arg_get_number(&a[3], &n));
+    assert_true(imap_arg_get_number(&a[4], &n));
+    assert_false(imap_arg_get_nz_number(&a[4], &n));
+    assert_false(imap_arg_get_number(&a[1], &n)); /* a quoted string is not a number */
+    struct imap_flags flags;
+    assert_true(imap_arg_get_flag_list(&a[5], imap_parser_arena(p), &flags));
+    assert_int_equal(flags.system, IMAP_FLAG_SEEN);
+    assert_int_equal(flags.n_keywords, 1); /* keywords are case-insensitive */
+    assert_false(imap_arg_get_flag_list(&a[6], imap_parser_arena(p), &flags));
+    imap_parser_free(p);
+}
+
+static void test_dates(void **state)
+{
+    (void)state;
+    struct imap_arg a = {.type = IMAP_ARG_STRING, .str = "17-Jul-1996 02:44:25 -0700", .len = 26};
+    time_t t;
+    int tz;
+    assert_true(imap_arg_get_datetime(&a, &t, &tz));
+    assert_int_equal(t, 837596665); /* 1996-07-17 09:44:25 UTC */
+    assert_int_equal(tz, -420);
+    struct buf b = BUF_INIT;
+    imap_write_datetime(&b, t, tz);
+    assert_string_equal(buf_cstr(&b), "\"17-Jul-1996 02:44:25 -0700\"");
+    a.str = " 1-Feb-2024 00:00:00 +0000";
+    assert_true(imap_arg_get_datetime(&a, &t, &tz));
+    a.str = "30-Feb-2024 00:00:00 +0000";
+    assert_false(imap_arg_get_datetime(&a, &t, &tz));
+    a.str = "17-Jul-1996 24:44:25 -0700";
+    assert_false(imap_arg_get_datetime(&a, &t, &tz));
+    struct imap_arg d = {.type = IMAP_ARG_ATOM, .str = "1-Feb-1994", .len = 10};
+    assert_true(imap_arg_get_date(&d, &t));
+    assert_int_equal(t, 760060800);
+    d.str = "1-Feb-94";
+    d.len = 8;
+    assert_false(imap_arg_get_date(&d, &t));
+    buf_reset(&b);
+    const char *kw[] = {"$Forwarded"};
+    imap_write_flags(&b, IMAP_FLAG_SEEN | IMAP_FLAG_ANSWERED, kw, 1);
+    assert_string_equal(buf_cstr(&b), "(\\Answered \\Seen $Forwarded)");
+    buf_free(&b);
+}
+
+static void test_seqsets(void **state)
+{
+    (void)state;
+    struct arena a = ARENA_INIT;
+    struct imap_seqset set;
+    assert_true(imap_seqset_parse("1,3:5,9:7,*", 11, &a, &set));
+    assert_int_equal(set.count, 4);
+    assert_int_equal(set.ranges[2].first, 7);
+    assert_int_equal(set.ranges[2].last, 9);
+    assert_int_equal(set.ranges[3].first, IMAP_SEQ_STAR);
+    imap_seqset_resolve(&set, 4);
+    assert_true(imap_seqset_contains(&set, 4));
+    assert_false(imap_seqset_contains(&set, 6));
+    /* "5:*" with 3 messages is 3:5 (RFC 9051 §9) */
+    assert_true(imap_seqset_parse("5:*", 3, &a, &set));
+    imap_seqset_resolve(&set, 3);
+    assert_int_equal(set.ranges[0].first, 3);
+    assert_int_equal(set.ranges[0].last, 5);
+    assert_true(imap_seqset_parse("$", 1, &a, &set));
+    assert_true(set.saved);
+    static const char *bad[] = {"", "0", "1,", ",1", "1:", "a", "1::2", "01", "4294967295", "1 2"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(imap_seqset_parse(bad[i], strlen(bad[i]), &a, &set));
+    struct buf b = BUF_INIT;
+    const uint32_t uids[] = {1, 2, 3, 5, 7, 8};
+    imap_seqset_write_list(&b, uids, 6);
+    assert_string_equal(buf_cstr(&b), "1:3,5,7:8");
+    buf_free(&b);
+    arena_free(&a);
 }
 
 static void test_too_many_args(void **state)
@@ -190,7 +442,8 @@ static void test_too_many_args(void **state)
     struct imap_parser *p = imap_parser_new(&limits);
     int cont = 0;
     size_t rest;
-    assert_int_equal(feed(p, "a X 1 2 3 4 5 6 7 8 9 10\r\n", 100, &cont, &rest), IMAP_PARSE_COMMAND);
+    assert_int_equal(feed(p, "a X 1 2 3 4 5 6 7 8 9 10\r\n", 100, &cont, &rest),
+                     IMAP_PARSE_COMMAND);
     imap_parser_reset(p);
     assert_int_equal(feed(p, "a X 1 2 3 4 5 6 7 8 9 (10 11)\r\n", 100, &cont, &rest),
                      IMAP_PARSE_BAD);
@@ -218,10 +471,20 @@ static void test_quote(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_literals_whole),       cmocka_unit_test(test_literals_byte_by_byte),
-        cmocka_unit_test(test_quoted_and_lists),     cmocka_unit_test(test_bad_syntax_keeps_going),
-        cmocka_unit_test(test_line_too_long),        cmocka_unit_test(test_literal_limits),
-        cmocka_unit_test(test_too_many_args),        cmocka_unit_test(test_quote),
+        cmocka_unit_test(test_literals_whole),
+        cmocka_unit_test(test_literals_byte_by_byte),
+        cmocka_unit_test(test_quoted_and_lists),
+        cmocka_unit_test(test_bad_syntax_keeps_going),
+        cmocka_unit_test(test_line_too_long),
+        cmocka_unit_test(test_literal_limits),
+        cmocka_unit_test(test_too_many_args),
+        cmocka_unit_test(test_quote),
+        cmocka_unit_test(test_quoted_strings_cost_their_size),
+        cmocka_unit_test(test_streamed_literals),
+        cmocka_unit_test(test_literal8),
+        cmocka_unit_test(test_arg_readers),
+        cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_seqsets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /* IMAP strings (RFC 9051 §4.3): the one way anything a client or a message
  * supplied goes out in a response, ENVELOPE and BODYSTRUCTURE included. */
-#ifndef GANNET_LIB_IMAP_QUOTE_H
-#define GANNET_LIB_IMAP_QUOTE_H
+#ifndef GANNET_LIB_IMAP_IMAP_QUOTE_H
+#define GANNET_LIB_IMAP_IMAP_QUOTE_H
 
 #include "lib/buf.h"
 

@@ -1,4 +1,4 @@
-#include "lib/imap-quote.h"
+#include "lib-imap/imap-quote.h"
 
 #include <stdbool.h>
 #include <string.h>

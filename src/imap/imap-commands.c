@@ -1,0 +1,36 @@
+/* The one registry of IMAP commands (RFC 9051 §6). */
+#include "imap/imap-commands.h"
+
+#include "imap/session.h"
+
+#include <stdio.h>
+#include <strings.h>
+
+static const struct imap_command_def commands[] = {
+    /* any state (§6.1) */
+    {"CAPABILITY", IMAP_STATES_ANY, 0, cmd_capability},
+    {"NOOP", IMAP_STATES_ANY, IMAP_CMD_FLAG_SYNC_FIRST, cmd_noop},
+    {"LOGOUT", IMAP_STATES_ANY, 0, cmd_logout},
+    {"ID", IMAP_STATES_ANY, 0, cmd_id},
+    /* not authenticated (§6.2) */
+    {"STARTTLS", IMAP_STATE_NOT_AUTHENTICATED, 0, cmd_starttls},
+    {"LOGIN", IMAP_STATE_NOT_AUTHENTICATED, 0, cmd_login},
+    {"AUTHENTICATE", IMAP_STATE_NOT_AUTHENTICATED, 0, cmd_authenticate},
+    /* authenticated (§6.3) */
+    {"ENABLE", IMAP_STATES_AUTHENTICATED, 0, cmd_enable},
+};
+
+const struct imap_command_def *imap_command_find(const char *name, const char *uid_subcommand)
+{
+    char folded[64];
+    if (uid_subcommand) {
+        int n = snprintf(folded, sizeof(folded), "UID %s", uid_subcommand);
+        if (n < 0 || (size_t)n >= sizeof(folded))
+            return NULL;
+        name = folded;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcasecmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}

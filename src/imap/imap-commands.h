@@ -1,0 +1,87 @@
+/* The IMAP command core: one registry of commands (name, states, flags,
+ * handler), and the context each running command gets (Dovecot's
+ * client_command_context, with an explicit arena and result states).
+ *
+ * A command runs from its handler; when it cannot finish at once it returns
+ * what it waits for and sets `resume`, which the session calls again when that
+ * has come: input (the command in progress owns the input: SASL responses,
+ * IDLE's DONE, APPEND's literal), drained output, or outside work (a login
+ * checked, a store job done), which calls imap_cmd_wake(). Adding a command
+ * means adding a handler in its family's file and a row in imap-commands.c. */
+#ifndef GANNET_IMAP_IMAP_COMMANDS_H
+#define GANNET_IMAP_IMAP_COMMANDS_H
+
+#include "lib-imap/imap-parser.h"
+#include "lib/arena.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct imap_session;
+struct evbuffer;
+
+enum imap_cmd_result {
+    IMAP_CMD_DONE,          /* answered; the next command may start */
+    IMAP_CMD_WAIT_INPUT,    /* call resume when the client sent more */
+    IMAP_CMD_WAIT_OUTPUT,   /* call resume when the output has drained */
+    IMAP_CMD_WAIT_EXTERNAL, /* outside work will imap_cmd_wake() it */
+    IMAP_CMD_CLOSING,       /* the connection is closing */
+};
+
+enum imap_cmd_flag {
+    IMAP_CMD_FLAG_USES_SEQS = 1u << 0,   /* takes message sequence numbers */
+    IMAP_CMD_FLAG_BREAKS_SEQS = 1u << 1, /* may expunge, renumbering messages */
+    IMAP_CMD_FLAG_SYNC_FIRST = 1u << 2,  /* report mailbox changes before running */
+    IMAP_CMD_FLAG_STREAMS = 1u << 3,     /* reads its top-level literals itself (APPEND) */
+};
+
+struct imap_cmd;
+typedef enum imap_cmd_result imap_cmd_fn(struct imap_cmd *cmd);
+
+struct imap_command_def {
+    const char *name; /* upper case; "UID FETCH" for the UID form */
+    unsigned states;  /* enum imap_state bits where it is allowed */
+    unsigned flags;   /* enum imap_cmd_flag */
+    imap_cmd_fn *run;
+};
+
+/* One running command. Lives in its own arena (the parser's, which also holds
+ * the tag and arguments); everything goes in one call when it ends. */
+struct imap_cmd {
+    struct imap_session *session;
+    const struct imap_command_def *def;
+    const char *tag;
+    bool uid; /* sent as "UID name" */
+    const struct imap_arg *args;
+    size_t n_args;
+    /* false while the parser stopped at a literal this command streams */
+    bool args_complete;
+    struct arena *arena;
+    imap_cmd_fn *resume;
+    enum imap_cmd_result waiting;
+    void *data; /* the handler's own state, in the arena */
+    /* the session's bookkeeping: a wake-up that came while it was running */
+    bool running, woken;
+};
+
+/* The row for a command name ("FETCH", or "UID" + "FETCH" folded), or NULL. */
+const struct imap_command_def *imap_command_find(const char *name, const char *uid_subcommand);
+
+/* Outside work for a command in IMAP_CMD_WAIT_EXTERNAL has finished: runs its
+ * resume now and carries on with what it returns. */
+void imap_cmd_wake(struct imap_cmd *cmd);
+
+/* For a command that owns the input: the client's bytes not yet taken. */
+struct evbuffer *imap_cmd_input(struct imap_cmd *cmd);
+/* For a streaming command: parses on from the input after its literal was
+ * read (or when it needs more of the command line). NEED_MORE: wait for input;
+ * LITERAL_STREAM: the next streamed literal (cmd->args updated); COMMAND: the
+ * line is complete (cmd->args_complete); BAD/FATAL as the parser says.
+ * "+" for synchronizing literals the parser holds is sent here. */
+enum imap_parse_result imap_cmd_parse_more(struct imap_cmd *cmd);
+
+/* Handlers, by family (one file each). */
+imap_cmd_fn cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable; /* cmd-any.c */
+imap_cmd_fn cmd_starttls, cmd_login, cmd_authenticate;                /* cmd-login.c */
+
+#endif

@@ -2,10 +2,8 @@
 #include "cli/mail-user.h"
 
 #include "auth/passdb.h"
+#include "store/mail-location.h"
 #include "store/store.h"
-
-#include <errno.h>
-#include <sys/stat.h>
 
 #include <getopt.h>
 #include <stdio.h>
@@ -81,47 +79,6 @@ int admin_opts_parse(int argc, char **argv, const char *allowed, const char *usa
     return 0;
 }
 
-int mail_location_expand(const char *location, const char *user, const char *home, struct buf *out,
-                         struct buf *err)
-{
-    const char *path = location;
-    if (strncmp(path, "maildir:", 8) == 0) {
-        path += 8;
-    } else if (strchr(path, ':') && path[0] != '/' && path[0] != '~' && path[0] != '%') {
-        buf_printf(err, "mail_location '%s': only maildir: is supported", location);
-        return -1;
-    }
-    /* Dovecot's options after the path (":INDEX=...", ":LAYOUT=fs") are not ours. */
-    const char *colon = strchr(path, ':');
-    size_t len = colon ? (size_t)(colon - path) : strlen(path);
-    char *p = xstrndup(path, len);
-    if ((p[0] == '~' || strstr(p, "%h") || strstr(p, "%{home}")) && (!home || !*home)) {
-        buf_printf(err, "mail_location '%s' needs a home directory, and the userdb gives %s none",
-                   location, user);
-        free(p);
-        return -1;
-    }
-    struct buf expanded = BUF_INIT;
-    if (p[0] == '~' && (p[1] == '/' || p[1] == '\0')) {
-        buf_puts(&expanded, home);
-        settings_expand_vars(p + 1, user, home, &expanded);
-    } else {
-        settings_expand_vars(p, user, home, &expanded);
-    }
-    free(p);
-    if (expanded.len == 0 || expanded.data[0] != '/') {
-        buf_printf(err, "mail_location '%s' is not an absolute path for %s ('%s')", location, user,
-                   buf_cstr(&expanded));
-        buf_free(&expanded);
-        return -1;
-    }
-    while (expanded.len > 1 && expanded.data[expanded.len - 1] == '/')
-        expanded.data[--expanded.len] = '\0';
-    buf_append(out, expanded.data, expanded.len);
-    buf_free(&expanded);
-    return 0;
-}
-
 int mail_user_init(struct mail_user *mu, const char *config, const char *user, struct buf *err)
 {
     memset(mu, 0, sizeof(*mu));
@@ -147,25 +104,21 @@ int mail_user_init(struct mail_user *mu, const char *config, const char *user, s
         userdb_result_free(&u);
         return EX_NOUSER;
     }
-    if ((u.uid >= 0 && (uid_t)u.uid != mu->privs.uid) ||
-        (u.gid >= 0 && (gid_t)u.gid != mu->privs.gid)) {
-        buf_printf(err,
-                   "userdb gives %s uid %ld gid %ld, but all mail belongs to mail_uid %ld "
-                   "mail_gid %ld",
-                   user, u.uid, u.gid, (long)mu->privs.uid, (long)mu->privs.gid);
+    /* Where the mail is, and whether this user's mail may be served as
+     * mail_uid at all: the same rules as a login (store/mail-location.h). */
+    struct store_user su = {
+        .user = u.user ? u.user : user, .home = u.home, .uid = u.uid, .gid = u.gid};
+    struct buf path = BUF_INIT;
+    if (store_user_maildir(&su, mu->set.mail_location, mu->privs.uid, mu->privs.gid, &path, err) <
+        0) {
+        buf_free(&path);
         userdb_result_free(&u);
         return EX_CONFIG;
     }
-    mu->user = xstrdup(u.user ? u.user : user);
+    mu->maildir = buf_steal(&path);
+    mu->user = xstrdup(su.user);
     mu->home = u.home ? xstrdup(u.home) : NULL;
     userdb_result_free(&u);
-
-    struct buf path = BUF_INIT;
-    if (mail_location_expand(mu->set.mail_location, mu->user, mu->home, &path, err) < 0) {
-        buf_free(&path);
-        return EX_CONFIG;
-    }
-    mu->maildir = buf_steal(&path);
 
     if (privs_drop(&mu->privs, err) < 0)
         return EX_NOPERM;
@@ -184,37 +137,12 @@ void mail_user_deinit(struct mail_user *mu)
     memset(mu, 0, sizeof(*mu));
 }
 
-/* mkdir -p for the directories above the Maildir (the user's home may not
- * exist yet): made by mail_uid, private to it. */
-static int make_parents(const char *path, struct buf *err)
-{
-    char *p = xstrdup(path);
-    for (char *slash = strchr(p + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-        *slash = '\0';
-        if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-            buf_printf(err, "cannot create %s: %s", p, strerror(errno));
-            free(p);
-            return -1;
-        }
-        *slash = '/';
-    }
-    free(p);
-    return 0;
-}
-
 int mail_user_open_store(struct mail_user *mu, struct buf *err)
 {
-    if (make_parents(mu->maildir, err) < 0)
-        return EX_TEMPFAIL;
-    struct buf why = BUF_INIT;
-    if (store_open(mu->maildir, STORE_OPEN_CREATE, &mu->store, &why) < 0) {
-        buf_printf(err, "cannot open the mail store of %s at %s: %s", mu->user, mu->maildir,
-                   buf_cstr(&why));
-        buf_free(&why);
+    if (store_user_open_at(mu->user, mu->maildir, STORE_OPEN_CREATE, &mu->store, err) < 0) {
         mu->store = NULL;
         return EX_TEMPFAIL;
     }
-    buf_free(&why);
     return 0;
 }
 

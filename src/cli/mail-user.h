@@ -44,7 +44,8 @@ struct mail_user {
     struct store *store; /* after mail_user_open_store(); closed by mail_user_deinit() */
 };
 
-/* Loads the config, looks up the user, expands mail_location, drops privileges.
+/* Loads the config, looks up the user, works out the Maildir
+ * (store_user_maildir(): mail_location, the uid/gid check), drops privileges.
  * Returns 0, or EX_CONFIG (bad config, bad mail_location, wrong uid),
  * EX_NOUSER (no such user), EX_TEMPFAIL (userdb unreadable), EX_NOPERM (cannot
  * switch to mail_uid), with one line in err. */
@@ -58,10 +59,5 @@ int mail_user_open_store(struct mail_user *mu, struct buf *err);
 void admin_error(const char *cmd, const char *msg);
 
 void mail_user_deinit(struct mail_user *mu);
-
-/* The Maildir path of a mail_location ("maildir:~/Maildir:INDEX=..." ->
- * "/home/u/Maildir"): -1 with err for another format or a ~ without a home. */
-int mail_location_expand(const char *location, const char *user, const char *home, struct buf *out,
-                         struct buf *err);
 
 #endif

@@ -749,7 +749,9 @@ int store_mailbox_get_status(struct store_mailbox *m, struct store_status *out, 
 
 /* ---- open / close ---- */
 
-static int mkdir_parents(const char *path)
+/* mkdir -p: the directories above a new Maildir (the user's home may not
+ * exist yet) and the Maildir itself, made by mail_uid, private to it. */
+static int mkdir_parents(const char *path, struct buf *err)
 {
     struct buf p = BUF_INIT;
     buf_puts(&p, path);
@@ -760,7 +762,7 @@ static int mkdir_parents(const char *path)
         char saved = p.data[i];
         p.data[i] = '\0';
         if (mkdir(p.data, 0700) < 0 && errno != EEXIST)
-            r = -errno;
+            r = store_err(err, -errno, "cannot create %s: %s", p.data, strerror(errno));
         p.data[i] = saved;
     }
     buf_free(&p);
@@ -801,11 +803,9 @@ int store_open(const char *root, unsigned flags, struct store **out, struct buf 
     s->inotify_fd = -1;
     int r = 0;
     if (flags & STORE_OPEN_CREATE) {
-        r = mkdir_parents(s->root);
+        r = mkdir_parents(s->root, err);
         if (r == 0)
             r = maildir_create_dirs(s->root, false, err);
-        else
-            store_err(err, r, "cannot create %s: %s", s->root, strerror(-r));
     } else {
         struct stat st;
         if (stat(s->root, &st) < 0 || !S_ISDIR(st.st_mode))

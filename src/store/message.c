@@ -19,18 +19,21 @@
 #include "mail/message.h"
 #include "store/mailbox-name.h"
 
-/* The one call into the message parser (src/mail/message.h). */
-static void parse_message(int fd, struct mail_summary *sum)
-{
-    memset(sum, 0, sizeof(*sum));
-    if (lseek(fd, 0, SEEK_SET) == 0 && mail_parse_fd(fd, sum) < 0)
-        memset(sum, 0, sizeof(*sum));
-}
-
 int msg_insert_parsed(struct store *s, const struct msg_insert *mi, int fd, struct buf *err)
 {
     struct mail_summary sum;
-    parse_message(fd, &sum);
+    memset(&sum, 0, sizeof(sum));
+    /* a read error leaves the summary empty: the row goes in all the same */
+    if (lseek(fd, 0, SEEK_SET) == 0)
+        mail_parse_fd(fd, &sum);
+    int r = msg_insert(s, mi, &sum, err);
+    mail_summary_free(&sum);
+    return r;
+}
+
+int msg_insert(struct store *s, const struct msg_insert *mi, const struct mail_summary *sum,
+               struct buf *err)
+{
     sqlite3_stmt *st = index_prepare(s->db,
                                      "INSERT INTO messages (mailbox_id, uid, base, filename, size,"
                                      " vsize, internal_date, sent_date, flags, keywords, modseq,"
@@ -49,15 +52,15 @@ int msg_insert_parsed(struct store *s, const struct msg_insert *mi, int fd, stru
     sqlite3_bind_int64(st, 5, (int64_t)mi->size);
     sqlite3_bind_int64(st, 6, (int64_t)mi->vsize);
     sqlite3_bind_int64(st, 7, (int64_t)mi->internal_date);
-    sqlite3_bind_int64(st, 8, (int64_t)sum.sent_date);
+    sqlite3_bind_int64(st, 8, (int64_t)sum->sent_date);
     sqlite3_bind_int(st, 9, (int)(mi->flags & STORE_FLAGS_STORED));
     sqlite3_bind_text(st, 10, mi->keywords ? mi->keywords : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 11, (int64_t)mi->modseq);
     sqlite3_bind_int(st, 12, mi->recent);
-    sqlite3_bind_text(st, 13, sum.envelope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 14, sum.bodystructure, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 15, sum.body, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 16, sum.header_fields, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 13, sum->envelope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 14, sum->bodystructure, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 15, sum->body, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 16, sum->header_fields, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
@@ -65,7 +68,7 @@ int msg_insert_parsed(struct store *s, const struct msg_insert *mi, int fd, stru
         goto out;
     }
     int64_t rowid = sqlite3_last_insert_rowid(s->db);
-    if (sum.search_headers || sum.search_body) {
+    if (sum->search_headers || sum->search_body) {
         st = index_prepare(s->db, "INSERT INTO message_text (rowid, headers, body) VALUES (?,?,?)",
                            err);
         if (!st) {
@@ -73,15 +76,14 @@ int msg_insert_parsed(struct store *s, const struct msg_insert *mi, int fd, stru
             goto out;
         }
         sqlite3_bind_int64(st, 1, rowid);
-        sqlite3_bind_text(st, 2, sum.search_headers ? sum.search_headers : "", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, sum.search_body ? sum.search_body : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, sum->search_headers ? sum->search_headers : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, sum->search_body ? sum->search_body : "", -1, SQLITE_STATIC);
         rc = sqlite3_step(st);
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE)
             r = index_error(s->db, rc, "text insert", err);
     }
 out:
-    mail_summary_free(&sum);
     return r;
 }
 
@@ -421,6 +423,9 @@ struct store_append_ctx {
     uint64_t size;
     uint64_t bare_lf;
     bool prev_cr;
+    /* Fed as the data arrives, so that the commit has the summary without
+     * reading the file again inside the index's write lock. */
+    struct mail_parser *parser;
 };
 
 int store_append_begin(struct store_mailbox *m, const struct store_append_options *opt,
@@ -430,6 +435,7 @@ int store_append_begin(struct store_mailbox *m, const struct store_append_option
     struct store_append_ctx *c = xcalloc(1, sizeof(*c));
     c->m = m;
     c->fd = -1;
+    c->parser = mail_parser_new();
     if (opt) {
         c->flags = opt->flags & STORE_FLAGS_STORED;
         c->internal_date = opt->internal_date;
@@ -470,6 +476,7 @@ int store_append_write(struct store_append_ctx *c, const void *data, size_t len,
                 continue;
             return store_err(err, -errno, "write: %s", strerror(errno));
         }
+        mail_parser_feed(c->parser, p, (size_t)n);
         p += n;
         len -= (size_t)n;
     }
@@ -486,6 +493,7 @@ void store_append_abort(struct store_append_ctx *c)
         unlink(buf_cstr(&c->tmp_path));
     buf_free(&c->tmp_path);
     buf_free(&c->keywords);
+    mail_parser_free(c->parser);
     free(c);
 }
 
@@ -494,17 +502,24 @@ int store_append_commit(struct store_append_ctx *c, uint32_t *uid_out, struct bu
     struct store_mailbox *m = c->m;
     struct store *s = m->s;
     struct buf base = BUF_INIT, name = BUF_INIT, dst = BUF_INIT;
+    struct mail_summary sum;
     int r = 0;
     bool renamed = false;
-    /* The file's mtime is INTERNALDATE, as Dovecot reads it: the Maildir
-     * describes itself for a rebuild. */
+    /* Everything that takes time with the size of the message happens before
+     * the index's write lock: the parse (fed by store_append_write) and the
+     * file's fsync. The file's mtime is INTERNALDATE, as Dovecot reads it: the
+     * Maildir describes itself for a rebuild. */
+    mail_parser_finish(c->parser, &sum);
     struct timespec ts[2] = {{c->internal_date, 0}, {c->internal_date, 0}};
     if (futimens(c->fd, ts) < 0 || fsync(c->fd) < 0)
         r = store_err(err, -errno, "fsync: %s", strerror(errno));
-    if (r == 0)
-        r = index_begin(s->db, err);
     if (r < 0)
-        goto fail;
+        goto out;
+    /* Under the lock (docs/storage.md, durability order): the UID reserved in
+     * gannet-uidlist, the rename into cur/ and its fsync, the rows. */
+    r = index_begin(s->db, err);
+    if (r < 0)
+        goto out;
     uint32_t kwbits = 0, uid = 0;
     uint64_t modseq = 0;
     r = keywords_to_bits(m->dir, buf_cstr(&c->keywords), true, &kwbits, err);
@@ -543,7 +558,7 @@ int store_append_commit(struct store_append_ctx *c, uint32_t *uid_out, struct bu
         .modseq = modseq,
         .recent = true,
     };
-    r = msg_insert_parsed(s, &mi, c->fd, err);
+    r = msg_insert(s, &mi, &sum, err);
     if (r == 0)
         r = index_commit(s->db, err);
     if (r < 0)
@@ -558,8 +573,8 @@ fail_locked:
      * simply never used. */
     if (renamed)
         unlink(buf_cstr(&dst));
-fail:
 out:
+    mail_summary_free(&sum);
     buf_free(&base);
     buf_free(&name);
     buf_free(&dst);

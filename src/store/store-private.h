@@ -79,6 +79,10 @@ struct msg_insert {
     bool recent;
 };
 int msg_insert_parsed(struct store *s, const struct msg_insert *mi, int fd, struct buf *err);
+/* The same with the summary already made (an append parses as it writes). */
+struct mail_summary;
+int msg_insert(struct store *s, const struct msg_insert *mi, const struct mail_summary *sum,
+               struct buf *err);
 /* Keyword bits of a space-separated keyword list through dovecot-keywords;
  * new keywords get letters while there are free ones (may rewrite the file). */
 int keywords_to_bits(const char *dir, const char *keywords, bool add_missing, uint32_t *bits,

@@ -18,7 +18,11 @@
  * allowed on this mailbox (e.g. deleting INBOX), -EIO/-EPROTO index trouble.
  * Nothing here calls exit() and there is no global state: several users'
  * stores may be open in one worker. A struct store and the mailbox handles
- * opened from it are used by one thread at a time.
+ * opened from it are used by one thread at a time: a session calls them from
+ * the jobs of its serial queue on the worker's thread pool
+ * (lib/serial-queue.h), never from the event loop, since a call may fsync or
+ * wait for another process's lock on the index. Opening a user's store from
+ * the userdb and mail_location: store/mail-location.h.
  *
  * Mailbox names at this interface are UTF-8 with '/' as the hierarchy
  * separator ("Work/2026"); INBOX is case-insensitive. The IMAP layer converts
@@ -214,10 +218,13 @@ int store_append(struct store_mailbox *m, const void *data, size_t len,
 int store_append_fd(struct store_mailbox *m, int fd, const struct store_append_options *opt,
                     uint32_t *uid_out, struct buf *err);
 
-/* Streaming append, for APPEND literals arriving from the event loop:
+/* Streaming append, for APPEND literals and LMTP DATA as they arrive:
  * begin, write any number of chunks, then commit (durable, returns the UID) or
- * abort (removes the temporary file). Owner of the ctx: the caller until
- * commit/abort, which free it whatever they return. */
+ * abort (removes the temporary file). Each chunk is written to tmp/ and fed
+ * to the message parser at once, so memory stays bounded whatever the size,
+ * and the commit holds the index's write lock only for the UID, the rename
+ * and the rows, never for the parse or the file's fsync. Owner of the ctx:
+ * the caller until commit/abort, which free it whatever they return. */
 struct store_append_ctx;
 int store_append_begin(struct store_mailbox *m, const struct store_append_options *opt,
                        struct store_append_ctx **out, struct buf *err);

@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -700,6 +701,122 @@ static void test_notify(void **state)
     store_close(s);
 }
 
+/* Bytes this process read so far, from every read(2) and pread(2)
+ * (/proc/self/io "rchar"). */
+static uint64_t bytes_read(void)
+{
+    FILE *f = fopen("/proc/self/io", "re");
+    assert_non_null(f);
+    char line[128];
+    unsigned long long v = 0;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "rchar: %llu", &v) == 1)
+            break;
+    fclose(f);
+    return v;
+}
+
+/* Resident set size in bytes (/proc/self/status "VmRSS"). */
+static size_t rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    assert_non_null(f);
+    char line[128];
+    unsigned long kb = 0;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmRSS: %lu kB", &kb) == 1)
+            break;
+    fclose(f);
+    return (size_t)kb * 1024;
+}
+
+/* A ~52 MB message appended through begin/write/commit in 64 KiB chunks, as
+ * an APPEND literal arrives: the message parser is fed as the data comes, so
+ * the heap does not grow with the message, and the commit does not read the
+ * file again (it would do so inside the index's write lock, which every other
+ * session of the user waits for). */
+static void test_append_streaming_big(void **state)
+{
+    struct ctx *c = *state;
+    static char chunk[65536];
+    const char *head =
+        "From: a@b.example\r\nSubject: big\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n--zz\r\n"
+        "Content-Type: text/plain\r\n\r\nhello zebra\r\n--zz\r\n"
+        "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+    const char *tail = "\r\n--zz--\r\n";
+    for (size_t i = 0; i < sizeof(chunk); i += 78) {
+        size_t n = sizeof(chunk) - i < 78 ? sizeof(chunk) - i : 78;
+        memset(chunk + i, 'A', n);
+        if (n == 78)
+            memcpy(chunk + i + 76, "\r\n", 2);
+    }
+    struct store *s = open_store(c, STORE_OPEN_NO_SPECIAL_USE);
+    struct store_mailbox *m = open_mbox(s, "INBOX");
+    append(m, msg1, 0); /* the index's statements and pages are in use once */
+    struct store_append_options o = {.internal_date = 1700000000};
+    struct store_append_ctx *ac = NULL;
+    struct buf err = BUF_INIT;
+    assert_int_equal(store_append_begin(m, &o, &ac, &err), 0);
+    assert_int_equal(store_append_write(ac, head, strlen(head), &err), 0);
+    assert_int_equal(store_append_write(ac, chunk, sizeof(chunk), &err), 0);
+    size_t heap_first = mallinfo2().uordblks, rss_first = rss_bytes();
+    const int rounds = 800;
+    for (int i = 1; i < rounds; i++)
+        assert_int_equal(store_append_write(ac, chunk, sizeof(chunk), &err), 0);
+    assert_int_equal(store_append_write(ac, tail, strlen(tail), &err), 0);
+    size_t heap_written = mallinfo2().uordblks;
+    uint64_t read_before = bytes_read();
+    uint32_t uid = 0;
+    if (store_append_commit(ac, &uid, &err) < 0)
+        fail_msg("commit: %s", buf_cstr(&err));
+    uint64_t read_in_commit = bytes_read() - read_before;
+    size_t heap_committed = mallinfo2().uordblks, rss_committed = rss_bytes();
+    print_message("52 MB append: heap +%zu bytes while writing, +%zu after the commit;"
+                  " RSS +%zu kB; the commit read %llu bytes\n",
+                  heap_written > heap_first ? heap_written - heap_first : 0,
+                  heap_committed > heap_first ? heap_committed - heap_first : 0,
+                  rss_committed > rss_first ? (rss_committed - rss_first) / 1024 : 0,
+                  (unsigned long long)read_in_commit);
+    assert_true(heap_written < heap_first + 2 * 1024 * 1024);
+    assert_true(heap_committed < heap_first + 2 * 1024 * 1024);
+    assert_true(rss_committed < rss_first + 2 * 1024 * 1024);
+    assert_true(read_in_commit < 1024 * 1024);
+    assert_int_equal(uid, 2);
+
+    /* What the streaming parse gave is what the index holds. */
+    assert_int_equal(store_mailbox_sync(m, NULL, NULL), 0);
+    uint64_t total = strlen(head) + (uint64_t)rounds * sizeof(chunk) + strlen(tail);
+    struct store_uid_range one = {uid, uid};
+    struct store_fetch_iter *it = NULL;
+    const struct store_message *msg = NULL;
+    assert_int_equal(
+        store_fetch_begin(m, &one, 1, STORE_FETCH_ENVELOPE | STORE_FETCH_BODYSTRUCTURE, &it, NULL),
+        0);
+    assert_int_equal(store_fetch_next(it, &msg, NULL), 1);
+    assert_int_equal(msg->size, total);
+    assert_int_equal(msg->virtual_size, total);
+    assert_non_null(strstr(msg->envelope, "\"big\""));
+    char want[512];
+    snprintf(want, sizeof(want),
+             "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 11 0 NIL NIL NIL"
+             " NIL)(\"application\" \"octet-stream\" NIL NIL NIL \"base64\" %llu NIL NIL NIL"
+             " NIL) \"mixed\" (\"boundary\" \"zz\") NIL NIL NIL)",
+             (unsigned long long)rounds * sizeof(chunk));
+    assert_string_equal(msg->bodystructure, want);
+    struct stat st;
+    assert_int_equal(stat(msg->path, &st), 0);
+    assert_int_equal((uint64_t)st.st_size, total);
+    store_fetch_end(it);
+    struct store_uids found = {0};
+    assert_int_equal(store_search_text(m, STORE_SEARCH_BODY, "zebra", &found, NULL), 0);
+    assert_int_equal(found.count, 2);
+    store_uids_free(&found);
+    buf_free(&err);
+    store_mailbox_close(m);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -712,6 +829,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dovecot_import, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append_streaming_big, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
-/* Internals shared by the store's files (store.c, message.c, sync.c,
- * notify.c); not for use outside src/store/. */
+/* Internals shared by the store's files (store.c, mailbox.c, append.c,
+ * copy.c, expunge.c, flags.c, fetch.c, sync.c, notify.c); not for use outside
+ * src/store/. */
 #ifndef GANNET_STORE_PRIVATE_H
 #define GANNET_STORE_PRIVATE_H
 
@@ -63,7 +64,7 @@ void uids_push(struct store_uids *u, uint32_t uid);
 bool uids_contains(const struct store_uids *u, uint32_t uid);
 int subscriptions_write(struct store *s, struct buf *err);
 
-/* message.c */
+/* append.c */
 /* Parses a message file into the cached columns and FTS row and inserts it. */
 struct msg_insert {
     int64_t mailbox_id;
@@ -83,20 +84,40 @@ int msg_insert_parsed(struct store *s, const struct msg_insert *mi, int fd, stru
 struct mail_summary;
 int msg_insert(struct store *s, const struct msg_insert *mi, const struct mail_summary *sum,
                struct buf *err);
+
+/* flags.c */
+#define KEYWORDS_MAX 256
+/* Splits a space-separated keyword list. */
+size_t split_words(char *s, char **out, size_t max);
+/* RFC 9051 §2.3.2: a keyword is an atom; no flag-looking "\" names. */
+bool keyword_valid(const char *k);
+/* Appends the keywords not yet in out (case-insensitive), space-separated;
+ * -EINVAL for an invalid one. */
+int keywords_join(const char *const *kw, size_t n, struct buf *out, struct buf *err);
 /* Keyword bits of a space-separated keyword list through dovecot-keywords;
  * new keywords get letters while there are free ones (may rewrite the file). */
 int keywords_to_bits(const char *dir, const char *keywords, bool add_missing, uint32_t *bits,
                      struct buf *err);
 /* The keyword names of letter bits, space-separated. */
 void keywords_from_bits(const struct maildir_keywords *k, uint32_t bits, struct buf *out);
+
+/* mailbox.c */
 /* Finds the current name of the file with base in dir/cur (or new), for
  * renames by other programs; 0 and the name in out, or -ENOENT. */
 int find_file_by_base(const char *dir, const char *base, struct buf *out, bool *in_new);
+/* The view's UIDs inside set (NULL: all), ascending; "*" is the view's largest. */
+void uids_in_set(const struct store_mailbox *m, const struct store_uid_range *set, size_t nset,
+                 struct store_uids *out);
+/* Takes UIDs out of the handle's view (this handle expunged or moved them). */
+void view_remove(struct store_mailbox *m, const struct store_uids *gone);
 
+/* expunge.c */
 /* Removes messages (files, rows, text) and logs them as expunged with one
  * new MODSEQ; inside a transaction. */
 int msg_expunge_locked(struct store *s, int64_t mailbox_id, const char *dir,
                        const struct store_uids *uids, struct buf *err);
+
+/* copy.c */
 /* Hard link, or a copy with fsync keeping the mtime. */
 int msg_copy_file(const char *src, const char *dst, struct buf *err);
 

@@ -1,5 +1,6 @@
 /* One user's store: opening, the mailbox list and mailbox operations, status.
- * Messages are in message.c, sync and rebuild in sync.c, notification in
+ * Messages are in mailbox.c, append.c, copy.c, expunge.c, flags.c and
+ * fetch.c, sync and rebuild in sync.c, notification in
  * notify.c. docs/storage.md describes the layout and the durability order. */
 #include "store/store-private.h"
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "store/store-private.h" /* uids_push */
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -192,15 +193,6 @@ void index_rollback(sqlite3 *db)
 {
     if (!sqlite3_get_autocommit(db))
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-static void uids_push(struct store_uids *u, uint32_t uid)
-{
-    if (u->count == u->cap) {
-        u->cap = u->cap ? u->cap * 2 : 16;
-        u->uids = xrealloc(u->uids, u->cap * sizeof(*u->uids));
-    }
-    u->uids[u->count++] = uid;
 }
 
 int index_search_text(sqlite3 *db, int64_t mailbox_id, enum store_search_field field,

@@ -1,6 +1,6 @@
-/* Internals shared by the store's files (store.c, mailbox.c, append.c,
- * copy.c, expunge.c, flags.c, fetch.c, sync.c, notify.c); not for use outside
- * src/store/. */
+/* Internals shared by the store's files (store.c, mailbox-row.c, mailbox.c,
+ * append.c, copy.c, expunge.c, flags.c, fetch.c, sync.c, notify.c); not for
+ * use outside src/store/. */
 #ifndef GANNET_STORE_PRIVATE_H
 #define GANNET_STORE_PRIVATE_H
 
@@ -47,6 +47,11 @@ struct mbox_row {
 
 /* store.c */
 int store_err(struct buf *err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void uids_push(struct store_uids *u, uint32_t uid);
+bool uids_contains(const struct store_uids *u, uint32_t uid);
+int subscriptions_write(struct store *s, struct buf *err);
+
+/* mailbox-row.c */
 void mbox_dir(const struct store *s, const char *name, struct buf *out);
 /* 0 and *row, -ENOENT if not in the index. */
 int mbox_lookup(struct store *s, const char *name, struct mbox_row *row, struct buf *err);
@@ -60,9 +65,6 @@ int mbox_alloc_uids(struct store *s, int64_t id, const char *dir, uint32_t n, ui
 /* A new MODSEQ for the mailbox; inside a transaction. */
 int mbox_next_modseq(struct store *s, int64_t id, uint64_t *modseq, struct buf *err);
 void mbox_touch_notify(const char *dir);
-void uids_push(struct store_uids *u, uint32_t uid);
-bool uids_contains(const struct store_uids *u, uint32_t uid);
-int subscriptions_write(struct store *s, struct buf *err);
 
 /* append.c */
 /* Parses a message file into the cached columns and FTS row and inserts it. */

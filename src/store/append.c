@@ -196,9 +196,9 @@ int store_append_commit(struct store_append_ctx *c, uint32_t *uid_out, struct bu
     uint64_t modseq = 0;
     r = keywords_to_bits(m->dir, buf_cstr(&c->keywords), true, &kwbits, err);
     if (r == 0)
-        r = mbox_alloc_uids(s, m->id, m->dir, 1, 0, &uid, err);
+        r = mailbox_row_alloc_uids(s, m->id, m->dir, 1, 0, &uid, err);
     if (r == 0)
-        r = mbox_next_modseq(s, m->id, &modseq, err);
+        r = mailbox_row_next_modseq(s, m->id, &modseq, err);
     if (r < 0)
         goto fail_locked;
     maildir_new_base(&base, c->size, c->size + c->bare_lf, uid);
@@ -235,7 +235,7 @@ int store_append_commit(struct store_append_ctx *c, uint32_t *uid_out, struct bu
         r = index_commit(s->db, err);
     if (r < 0)
         goto fail_locked;
-    mbox_touch_notify(m->dir);
+    mailbox_touch_notify(m->dir);
     if (uid_out)
         *uid_out = uid;
     goto out;

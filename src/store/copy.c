@@ -89,12 +89,12 @@ int store_copy(struct store_mailbox *m, const struct store_uid_range *set, size_
     struct copy_item *items = NULL;
     size_t nitems = 0;
     int r = mailbox_name_normalize(dst, strlen(dst), false, &dname, err);
-    struct mbox_row drow;
+    struct mailbox_row drow;
     if (r == 0)
-        r = mbox_lookup(s, buf_cstr(&dname), &drow, err);
+        r = mailbox_row_lookup(s, buf_cstr(&dname), &drow, err);
     if (r < 0)
         goto out;
-    mbox_dir(s, buf_cstr(&dname), &ddir);
+    mailbox_path(s, buf_cstr(&dname), &ddir);
     uids_in_set(m, set, nset, &uids);
     items = xcalloc(uids.count ? uids.count : 1, sizeof(*items));
     /* 1. Files into the destination's tmp/, durable, before the lock. */
@@ -157,9 +157,9 @@ int store_copy(struct store_mailbox *m, const struct store_uid_range *set, size_
     uint32_t first = 0;
     uint64_t modseq = 0;
     if (nitems)
-        r = mbox_alloc_uids(s, drow.id, buf_cstr(&ddir), (uint32_t)nitems, 0, &first, err);
+        r = mailbox_row_alloc_uids(s, drow.id, buf_cstr(&ddir), (uint32_t)nitems, 0, &first, err);
     if (r == 0 && nitems)
-        r = mbox_next_modseq(s, drow.id, &modseq, err);
+        r = mailbox_row_next_modseq(s, drow.id, &modseq, err);
     sqlite3_stmt *ins = index_prepare(s->db,
                                       "INSERT INTO messages (mailbox_id, uid, base, filename, size,"
                                       " vsize, internal_date, sent_date, flags, keywords, modseq,"
@@ -238,13 +238,13 @@ int store_copy(struct store_mailbox *m, const struct store_uid_range *set, size_
         goto out;
     }
     res->uidvalidity = drow.uidvalidity;
-    mbox_touch_notify(buf_cstr(&ddir));
+    mailbox_touch_notify(buf_cstr(&ddir));
     if (move && res->src_uids.count) {
         struct buf cur = BUF_INIT;
         buf_printf(&cur, "%s/cur", m->dir);
         maildir_fsync_dir(buf_cstr(&cur));
         buf_free(&cur);
-        mbox_touch_notify(m->dir);
+        mailbox_touch_notify(m->dir);
         view_remove(m, &res->src_uids);
     }
     for (size_t i = 0; i < nitems; i++) {

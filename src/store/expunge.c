@@ -16,7 +16,7 @@ int msg_expunge_locked(struct store *s, int64_t mailbox_id, const char *dir,
     if (uids->count == 0)
         return 0;
     uint64_t modseq;
-    int r = mbox_next_modseq(s, mailbox_id, &modseq, err);
+    int r = mailbox_row_next_modseq(s, mailbox_id, &modseq, err);
     if (r < 0)
         return r;
     sqlite3_stmt *sel = index_prepare(s->db,
@@ -115,7 +115,7 @@ int store_expunge(struct store_mailbox *m, const struct store_uid_range *set, si
         buf_printf(&cur, "%s/cur", m->dir);
         maildir_fsync_dir(buf_cstr(&cur));
         buf_free(&cur);
-        mbox_touch_notify(m->dir);
+        mailbox_touch_notify(m->dir);
         view_remove(m, &todo);
         for (size_t i = 0; expunged && i < todo.count; i++)
             uids_push(expunged, todo.uids[i]);

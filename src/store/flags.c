@@ -203,7 +203,7 @@ int store_set_flags(struct store_mailbox *m, const struct store_uid_range *set, 
             sqlite3_reset(sel);
             continue;
         }
-        if (!modseq && (r = mbox_next_modseq(s, m->id, &modseq, err)) < 0)
+        if (!modseq && (r = mailbox_row_next_modseq(s, m->id, &modseq, err)) < 0)
             break;
         uint32_t kwbits = 0;
         r = keywords_to_bits(m->dir, buf_cstr(&kw), true, &kwbits, err);
@@ -258,6 +258,6 @@ int store_set_flags(struct store_mailbox *m, const struct store_uid_range *set, 
     (void)renamed;
     res->modseq = modseq;
     if (modseq)
-        mbox_touch_notify(m->dir);
+        mailbox_touch_notify(m->dir);
     return 0;
 }

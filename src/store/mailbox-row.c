@@ -17,7 +17,7 @@
 
 #define UIDVALIDITY_FILE "gannet-uidvalidity"
 
-void mbox_dir(const struct store *s, const char *name, struct buf *out)
+void mailbox_path(const struct store *s, const char *name, struct buf *out)
 {
     buf_puts(out, s->root);
     if (!mailbox_name_is_inbox(name)) {
@@ -26,7 +26,7 @@ void mbox_dir(const struct store *s, const char *name, struct buf *out)
     }
 }
 
-int mbox_lookup(struct store *s, const char *name, struct mbox_row *row, struct buf *err)
+int mailbox_row_lookup(struct store *s, const char *name, struct mailbox_row *row, struct buf *err)
 {
     sqlite3_stmt *st = index_prepare(s->db,
                                      "SELECT id, uidvalidity, uidnext, highestmodseq, special_use,"
@@ -80,11 +80,11 @@ static int new_uidvalidity(struct store *s, uint32_t *out, struct buf *err)
     return r;
 }
 
-int mbox_register(struct store *s, const char *name, unsigned special_use, bool subscribed,
-                  struct mbox_row *row, struct buf *err)
+int mailbox_row_register(struct store *s, const char *name, unsigned special_use, bool subscribed,
+                         struct mailbox_row *row, struct buf *err)
 {
     struct buf dir = BUF_INIT;
-    mbox_dir(s, name, &dir);
+    mailbox_path(s, name, &dir);
     uint32_t uidvalidity = 0, uidnext = 0;
     int r = 0;
     if (maildir_uidlist_read(buf_cstr(&dir), &uidvalidity, &uidnext) < 0) {
@@ -131,8 +131,8 @@ int mbox_register(struct store *s, const char *name, unsigned special_use, bool 
     return 0;
 }
 
-int mbox_alloc_uids(struct store *s, int64_t id, const char *dir, uint32_t n, uint32_t min_next,
-                    uint32_t *first, struct buf *err)
+int mailbox_row_alloc_uids(struct store *s, int64_t id, const char *dir, uint32_t n,
+                           uint32_t min_next, uint32_t *first, struct buf *err)
 {
     sqlite3_stmt *st =
         index_prepare(s->db, "SELECT uidvalidity, uidnext FROM mailboxes WHERE id = ?", err);
@@ -171,7 +171,7 @@ int mbox_alloc_uids(struct store *s, int64_t id, const char *dir, uint32_t n, ui
     return 0;
 }
 
-int mbox_next_modseq(struct store *s, int64_t id, uint64_t *modseq, struct buf *err)
+int mailbox_row_next_modseq(struct store *s, int64_t id, uint64_t *modseq, struct buf *err)
 {
     sqlite3_stmt *st = index_prepare(s->db,
                                      "UPDATE mailboxes SET highestmodseq = highestmodseq + 1"
@@ -190,7 +190,7 @@ int mbox_next_modseq(struct store *s, int64_t id, uint64_t *modseq, struct buf *
     return r;
 }
 
-void mbox_touch_notify(const char *dir)
+void mailbox_touch_notify(const char *dir)
 {
     /* Wakes other processes' inotify watches (IN_ATTRIB) for changes that
      * touch no message file name, e.g. keywords beyond the 26 letters. */

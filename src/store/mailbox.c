@@ -61,9 +61,9 @@ int store_mailbox_open(struct store *s, const char *name, struct store_mailbox *
     *out = NULL;
     struct buf n = BUF_INIT;
     int r = mailbox_name_normalize(name, strlen(name), false, &n, err);
-    struct mbox_row row;
+    struct mailbox_row row;
     if (r == 0)
-        r = mbox_lookup(s, buf_cstr(&n), &row, err);
+        r = mailbox_row_lookup(s, buf_cstr(&n), &row, err);
     if (r < 0) {
         buf_free(&n);
         return r;
@@ -73,7 +73,7 @@ int store_mailbox_open(struct store *s, const char *name, struct store_mailbox *
     m->id = row.id;
     m->name = buf_steal(&n);
     struct buf dir = BUF_INIT;
-    mbox_dir(s, m->name, &dir);
+    mailbox_path(s, m->name, &dir);
     m->dir = buf_steal(&dir);
     m->uidvalidity = row.uidvalidity;
     r = store_mailbox_sync(m, NULL, err);
@@ -125,7 +125,7 @@ int store_mailbox_sync(struct store_mailbox *m, struct store_sync_result *res, s
     int r = index_begin(s->db, err);
     if (r < 0)
         return r;
-    r = mbox_sync_locked(s, m->id, m->name, m->dir, err);
+    r = mailbox_sync_locked(s, m->id, m->name, m->dir, err);
     if (r == 0)
         r = index_commit(s->db, err);
     else
@@ -135,8 +135,8 @@ int store_mailbox_sync(struct store_mailbox *m, struct store_sync_result *res, s
     /* Bring the view up to date: what is gone, what is new, what changed
      * since the last sync (RFC 7162 MODSEQ). */
     struct store_uids now = {0};
-    struct mbox_row row;
-    r = mbox_lookup(s, m->name, &row, err);
+    struct mailbox_row row;
+    r = mailbox_row_lookup(s, m->name, &row, err);
     if (r == 0)
         r = load_view(m, &now, err);
     if (r < 0) {

@@ -38,15 +38,15 @@ int store_notify_watch(struct store *s, const char *name, struct buf *err)
 {
     struct buf n = BUF_INIT;
     int r = mailbox_name_normalize(name, strlen(name), false, &n, err);
-    struct mbox_row row;
+    struct mailbox_row row;
     if (r == 0)
-        r = mbox_lookup(s, buf_cstr(&n), &row, err);
+        r = mailbox_row_lookup(s, buf_cstr(&n), &row, err);
     if (r == 0 && store_notify_fd(s) < 0)
         r = store_err(err, -errno, "inotify: %s", strerror(errno));
     if (r == 0) {
         store_notify_unwatch(s, buf_cstr(&n));
         struct buf dir = BUF_INIT, sub = BUF_INIT;
-        mbox_dir(s, buf_cstr(&n), &dir);
+        mailbox_path(s, buf_cstr(&n), &dir);
         add_watch(s, buf_cstr(&dir), true, buf_cstr(&n));
         buf_printf(&sub, "%s/cur", buf_cstr(&dir));
         add_watch(s, buf_cstr(&sub), false, buf_cstr(&n));

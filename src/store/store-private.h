@@ -36,7 +36,8 @@ struct store_mailbox {
     uint64_t last_modseq;
 };
 
-struct mbox_row {
+/* A mailbox's row in the index (table mailboxes). */
+struct mailbox_row {
     int64_t id;
     uint32_t uidvalidity;
     uint32_t uidnext;
@@ -52,19 +53,21 @@ bool uids_contains(const struct store_uids *u, uint32_t uid);
 int subscriptions_write(struct store *s, struct buf *err);
 
 /* mailbox-row.c */
-void mbox_dir(const struct store *s, const char *name, struct buf *out);
+/* The mailbox's Maildir directory (the root for INBOX), appended to out. */
+void mailbox_path(const struct store *s, const char *name, struct buf *out);
 /* 0 and *row, -ENOENT if not in the index. */
-int mbox_lookup(struct store *s, const char *name, struct mbox_row *row, struct buf *err);
+int mailbox_row_lookup(struct store *s, const char *name, struct mailbox_row *row, struct buf *err);
 /* Registers a mailbox directory that exists on disk in the index, taking
  * UIDVALIDITY/UIDNEXT from gannet-uidlist, else dovecot-uidlist, else new. */
-int mbox_register(struct store *s, const char *name, unsigned special_use, bool subscribed,
-                  struct mbox_row *row, struct buf *err);
+int mailbox_row_register(struct store *s, const char *name, unsigned special_use, bool subscribed,
+                         struct mailbox_row *row, struct buf *err);
 /* Reserves n UIDs (gannet-uidlist written and fsynced first); inside a transaction. */
-int mbox_alloc_uids(struct store *s, int64_t id, const char *dir, uint32_t n, uint32_t min_next,
-                    uint32_t *first, struct buf *err);
+int mailbox_row_alloc_uids(struct store *s, int64_t id, const char *dir, uint32_t n,
+                           uint32_t min_next, uint32_t *first, struct buf *err);
 /* A new MODSEQ for the mailbox; inside a transaction. */
-int mbox_next_modseq(struct store *s, int64_t id, uint64_t *modseq, struct buf *err);
-void mbox_touch_notify(const char *dir);
+int mailbox_row_next_modseq(struct store *s, int64_t id, uint64_t *modseq, struct buf *err);
+/* Touches dir/gannet-notify, waking other processes' inotify watches. */
+void mailbox_touch_notify(const char *dir);
 
 /* append.c */
 /* Parses a message file into the cached columns and FTS row and inserts it. */
@@ -124,8 +127,8 @@ int msg_expunge_locked(struct store *s, int64_t mailbox_id, const char *dir,
 int msg_copy_file(const char *src, const char *dst, struct buf *err);
 
 /* sync.c */
-int mbox_sync_locked(struct store *s, int64_t id, const char *name, const char *dir,
-                     struct buf *err);
+int mailbox_sync_locked(struct store *s, int64_t id, const char *name, const char *dir,
+                        struct buf *err);
 int store_rebuild_locked(struct store *s, bool new_account_check, bool *was_empty,
                          store_progress_fn *progress, void *ctx, struct buf *err);
 

@@ -154,28 +154,28 @@ static void subscriptions_read(struct store *s)
 static int create_locked(struct store *s, const char *name, unsigned special_use, bool subscribed,
                          struct buf *err)
 {
-    struct mbox_row row;
-    if (mbox_lookup(s, name, &row, NULL) == 0)
+    struct mailbox_row row;
+    if (mailbox_row_lookup(s, name, &row, NULL) == 0)
         return store_err(err, -EEXIST, "mailbox exists: %s", name);
     /* Parents first (RFC 9051 §6.3.4: create the superior hierarchy). */
     const char *slash = strrchr(name, '/');
     if (slash) {
         char *parent = xstrndup(name, (size_t)(slash - name));
         int r = 0;
-        if (mbox_lookup(s, parent, &row, NULL) == -ENOENT)
+        if (mailbox_row_lookup(s, parent, &row, NULL) == -ENOENT)
             r = create_locked(s, parent, 0, false, err);
         free(parent);
         if (r < 0)
             return r;
     }
     struct buf dir = BUF_INIT;
-    mbox_dir(s, name, &dir);
+    mailbox_path(s, name, &dir);
     int r = maildir_create_dirs(buf_cstr(&dir), true, err);
     if (r == 0)
         r = maildir_fsync_dir(s->root);
     buf_free(&dir);
     if (r == 0)
-        r = mbox_register(s, name, special_use, subscribed, NULL, err);
+        r = mailbox_row_register(s, name, special_use, subscribed, NULL, err);
     return r;
 }
 
@@ -224,9 +224,9 @@ int store_mailbox_delete(struct store *s, const char *name, struct buf *err)
     }
     if ((r = index_begin(s->db, err)) < 0)
         goto out;
-    struct mbox_row row;
+    struct mailbox_row row;
     int64_t children = 0;
-    r = mbox_lookup(s, buf_cstr(&n), &row, err);
+    r = mailbox_row_lookup(s, buf_cstr(&n), &row, err);
     if (r == 0)
         count_children(s, buf_cstr(&n), &children);
     if (r == 0 && children > 0)
@@ -235,7 +235,7 @@ int store_mailbox_delete(struct store *s, const char *name, struct buf *err)
     if (r == 0) {
         /* Out of the namespace with one rename (a name starting with ".."
          * is never a mailbox), then removed at leisure. */
-        mbox_dir(s, buf_cstr(&n), &dir);
+        mailbox_path(s, buf_cstr(&n), &dir);
         buf_printf(&gone, "%s/..deleted.%ld.%lld", s->root, (long)getpid(), (long long)row.id);
         if (rename(buf_cstr(&dir), buf_cstr(&gone)) < 0 && errno != ENOENT)
             r = store_err(err, -errno, "cannot delete %s: %s", buf_cstr(&n), strerror(errno));
@@ -310,15 +310,15 @@ int store_mailbox_rename(struct store *s, const char *from, const char *to, stru
     }
     if ((r = index_begin(s->db, err)) < 0)
         goto out;
-    struct mbox_row row;
-    r = mbox_lookup(s, buf_cstr(&f), &row, err);
-    if (r == 0 && mbox_lookup(s, buf_cstr(&t), &row, NULL) == 0)
+    struct mailbox_row row;
+    r = mailbox_row_lookup(s, buf_cstr(&f), &row, err);
+    if (r == 0 && mailbox_row_lookup(s, buf_cstr(&t), &row, NULL) == 0)
         r = store_err(err, -EEXIST, "mailbox exists: %s", buf_cstr(&t));
     /* The new parent must exist. */
     const char *slash = strrchr(buf_cstr(&t), '/');
     if (r == 0 && slash) {
         char *parent = xstrndup(buf_cstr(&t), (size_t)(slash - buf_cstr(&t)));
-        if (mbox_lookup(s, parent, &row, NULL) == -ENOENT)
+        if (mailbox_row_lookup(s, parent, &row, NULL) == -ENOENT)
             r = create_locked(s, parent, 0, false, err);
         free(parent);
     }
@@ -354,10 +354,10 @@ int store_mailbox_rename(struct store *s, const char *from, const char *to, stru
     }
     for (size_t i = 0; r == 0 && i < nlist; i++) {
         struct buf od = BUF_INIT, nd = BUF_INIT, check = BUF_INIT;
-        mbox_dir(s, list[i].oldname, &od);
+        mailbox_path(s, list[i].oldname, &od);
         if (normalize(list[i].newname, false, &check, err) < 0)
             r = -EINVAL;
-        mbox_dir(s, list[i].newname, &nd);
+        mailbox_path(s, list[i].newname, &nd);
         if (r == 0 && rename(buf_cstr(&od), buf_cstr(&nd)) < 0)
             r = store_err(err, -errno, "cannot rename %s: %s", list[i].oldname, strerror(errno));
         if (r == 0) {
@@ -377,8 +377,8 @@ int store_mailbox_rename(struct store *s, const char *from, const char *to, stru
             /* Put back the directories already renamed. */
             for (size_t j = 0; j < i; j++) {
                 struct buf a = BUF_INIT, b = BUF_INIT;
-                mbox_dir(s, list[j].newname, &a);
-                mbox_dir(s, list[j].oldname, &b);
+                mailbox_path(s, list[j].newname, &a);
+                mailbox_path(s, list[j].oldname, &b);
                 rename(buf_cstr(&a), buf_cstr(&b));
                 buf_free(&a);
                 buf_free(&b);
@@ -413,8 +413,8 @@ int store_mailbox_subscribe(struct store *s, const char *name, bool subscribed, 
     if (r == 0)
         r = index_begin(s->db, err);
     if (r == 0) {
-        struct mbox_row row;
-        r = mbox_lookup(s, buf_cstr(&n), &row, err);
+        struct mailbox_row row;
+        r = mailbox_row_lookup(s, buf_cstr(&n), &row, err);
         sqlite3_stmt *st = NULL;
         if (r == 0 && (st = index_prepare(s->db, "UPDATE mailboxes SET subscribed = ? WHERE id = ?",
                                           err)) != NULL) {
@@ -439,9 +439,9 @@ int store_mailbox_set_special_use(struct store *s, const char *name, unsigned sp
 {
     struct buf n = BUF_INIT;
     int r = normalize(name, false, &n, err);
-    struct mbox_row row;
+    struct mailbox_row row;
     if (r == 0)
-        r = mbox_lookup(s, buf_cstr(&n), &row, err);
+        r = mailbox_row_lookup(s, buf_cstr(&n), &row, err);
     if (r == 0) {
         sqlite3_stmt *st =
             index_prepare(s->db, "UPDATE mailboxes SET special_use = ? WHERE id = ?", err);
@@ -462,9 +462,9 @@ int store_mailbox_set_special_use(struct store *s, const char *name, unsigned sp
 bool store_mailbox_exists(struct store *s, const char *name)
 {
     struct buf n = BUF_INIT;
-    struct mbox_row row;
-    bool ok =
-        normalize(name, false, &n, NULL) == 0 && mbox_lookup(s, buf_cstr(&n), &row, NULL) == 0;
+    struct mailbox_row row;
+    bool ok = normalize(name, false, &n, NULL) == 0 &&
+              mailbox_row_lookup(s, buf_cstr(&n), &row, NULL) == 0;
     buf_free(&n);
     return ok;
 }
@@ -508,7 +508,7 @@ void store_mailbox_list_free(struct store_mailbox_info *list, size_t count)
     free(list);
 }
 
-static int status_by_id(struct store *s, const struct mbox_row *row, struct store_status *out,
+static int status_by_id(struct store *s, const struct mailbox_row *row, struct store_status *out,
                         struct buf *err)
 {
     memset(out, 0, sizeof(*out));
@@ -542,10 +542,10 @@ int store_mailbox_status(struct store *s, const char *name, struct store_status 
                          struct buf *err)
 {
     struct buf n = BUF_INIT;
-    struct mbox_row row;
+    struct mailbox_row row;
     int r = normalize(name, false, &n, err);
     if (r == 0)
-        r = mbox_lookup(s, buf_cstr(&n), &row, err);
+        r = mailbox_row_lookup(s, buf_cstr(&n), &row, err);
     if (r == 0)
         r = status_by_id(s, &row, out, err);
     buf_free(&n);
@@ -554,8 +554,8 @@ int store_mailbox_status(struct store *s, const char *name, struct store_status 
 
 int store_mailbox_get_status(struct store_mailbox *m, struct store_status *out, struct buf *err)
 {
-    struct mbox_row row;
-    int r = mbox_lookup(m->s, m->name, &row, err);
+    struct mailbox_row row;
+    int r = mailbox_row_lookup(m->s, m->name, &row, err);
     if (r == 0)
         r = status_by_id(m->s, &row, out, err);
     return r;

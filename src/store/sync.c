@@ -113,8 +113,8 @@ static uint64_t file_bare_lf(int fd)
     return n;
 }
 
-int mbox_sync_locked(struct store *s, int64_t id, const char *name, const char *dir,
-                     struct buf *err)
+int mailbox_sync_locked(struct store *s, int64_t id, const char *name, const char *dir,
+                        struct buf *err)
 {
     (void)name;
     struct idx_entry *ents = NULL;
@@ -198,7 +198,7 @@ int mbox_sync_locked(struct store *s, int64_t id, const char *name, const char *
             merged_keywords(&kw, f->fn.kwbits, e->keywords, &kwbuf);
             bool changed =
                 f->fn.flags != e->flags || strcmp(kwbuf.data ? kwbuf.data : "", e->keywords) != 0;
-            if (changed && !modseq && (r = mbox_next_modseq(s, id, &modseq, err)) < 0)
+            if (changed && !modseq && (r = mailbox_row_next_modseq(s, id, &modseq, err)) < 0)
                 break;
             sqlite3_bind_text(up, 1, f->name, -1, SQLITE_STATIC);
             sqlite3_bind_int(up, 2, (int)f->fn.flags);
@@ -247,7 +247,7 @@ int mbox_sync_locked(struct store *s, int64_t id, const char *name, const char *
 
     uint32_t next_uid = 0;
     if (need_new &&
-        (r = mbox_alloc_uids(s, id, dir, (uint32_t)need_new, uidnext, &next_uid, err)) < 0)
+        (r = mailbox_row_alloc_uids(s, id, dir, (uint32_t)need_new, uidnext, &next_uid, err)) < 0)
         goto out;
     /* 3. New files: into cur/ with their UID in the name, then indexed. */
     for (size_t i = 0; r == 0 && i < nfiles; i++) {
@@ -262,7 +262,7 @@ int mbox_sync_locked(struct store *s, int64_t id, const char *name, const char *
             continue;
         if (!f->uid)
             f->uid = next_uid++;
-        if (!modseq && (r = mbox_next_modseq(s, id, &modseq, err)) < 0)
+        if (!modseq && (r = mailbox_row_next_modseq(s, id, &modseq, err)) < 0)
             break;
         struct buf base = BUF_INIT;
         maildir_base_with_uid(&base, f->fn.base, f->uid);
@@ -370,7 +370,7 @@ out:
 
 /* ---- rebuild ---- */
 
-struct old_mbox {
+struct old_mailbox {
     char *name;
     unsigned special_use;
     bool subscribed;
@@ -414,7 +414,7 @@ int store_rebuild_locked(struct store *s, bool new_account_check, bool *was_empt
     (void)new_account_check;
     /* What only the old index knows (if it is readable): subscriptions and
      * special-use set by clients. */
-    struct old_mbox *old = NULL;
+    struct old_mailbox *old = NULL;
     size_t nold = 0;
     sqlite3_stmt *st =
         index_prepare(s->db, "SELECT name, special_use, subscribed FROM mailboxes", NULL);
@@ -444,7 +444,7 @@ int store_rebuild_locked(struct store *s, bool new_account_check, bool *was_empt
                 use = old[k].special_use;
                 sub = old[k].subscribed;
             }
-        r = mbox_register(s, names[i], use, sub, NULL, err);
+        r = mailbox_row_register(s, names[i], use, sub, NULL, err);
     }
     if (r == 0) {
         store_read_subscriptions(s);
@@ -453,14 +453,14 @@ int store_rebuild_locked(struct store *s, bool new_account_check, bool *was_empt
         index_rollback(s->db);
     }
     for (size_t i = 0; r == 0 && i < nnames; i++) {
-        struct mbox_row row;
+        struct mailbox_row row;
         struct buf dir = BUF_INIT;
-        mbox_dir(s, names[i], &dir);
-        r = mbox_lookup(s, names[i], &row, err);
+        mailbox_path(s, names[i], &dir);
+        r = mailbox_row_lookup(s, names[i], &row, err);
         if (r == 0)
             r = index_begin(s->db, err);
         if (r == 0) {
-            r = mbox_sync_locked(s, row.id, names[i], buf_cstr(&dir), err);
+            r = mailbox_sync_locked(s, row.id, names[i], buf_cstr(&dir), err);
             if (r == 0)
                 r = index_commit(s->db, err);
             else
@@ -484,12 +484,12 @@ int store_rebuild_locked(struct store *s, bool new_account_check, bool *was_empt
 static int import_one(struct store *s, const char *name, const char *srcdir, size_t *count,
                       store_progress_fn *progress, void *ctx, struct buf *err)
 {
-    struct mbox_row row;
+    struct mailbox_row row;
     int r = 0;
-    if (mbox_lookup(s, name, &row, NULL) < 0) {
+    if (mailbox_row_lookup(s, name, &row, NULL) < 0) {
         r = store_mailbox_create(s, name, store_default_special_use(name), err);
         if (r == 0)
-            r = mbox_lookup(s, name, &row, err);
+            r = mailbox_row_lookup(s, name, &row, err);
     }
     if (r < 0)
         return r;
@@ -497,7 +497,7 @@ static int import_one(struct store *s, const char *name, const char *srcdir, siz
     if ((r = store_mailbox_status(s, name, &stat_, err)) < 0)
         return r;
     struct buf dir = BUF_INIT;
-    mbox_dir(s, name, &dir);
+    mailbox_path(s, name, &dir);
     /* The source's UIDVALIDITY and UIDs, from its gannet-uidlist or
      * dovecot-uidlist, are kept when the target is empty. */
     uint32_t suv = 0, snext = 0;
@@ -585,7 +585,7 @@ static int import_one(struct store *s, const char *name, const char *srcdir, siz
         /* The sync gives the copies their index rows, keeping ",U=". */
         r = index_begin(s->db, err);
         if (r == 0) {
-            r = mbox_sync_locked(s, row.id, name, buf_cstr(&dir), err);
+            r = mailbox_sync_locked(s, row.id, name, buf_cstr(&dir), err);
             if (r == 0)
                 r = index_commit(s->db, err);
             else

@@ -10,10 +10,15 @@
 #include <cmocka.h>
 
 #include "lib/buf.h"
+#include "lib/serial-queue.h"
+#include "lib/threadpool.h"
+#include "store/mail-location.h"
 #include "store/maildir.h"
 #include "store/store.h"
 
 #include <dirent.h>
+#include <event2/event.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -817,6 +822,129 @@ static void test_append_streaming_big(void **state)
     store_close(s);
 }
 
+/* A session's store work on its serial queue, as IMAP does it: the store is
+ * opened by the first job and closed by the final job of the queue's close,
+ * each job runs on a pool thread and its answer comes back on the loop; a job
+ * still waiting when the session ends never runs. */
+struct session_store {
+    struct ctx *c;
+    struct event_base *base;
+    pthread_t loop;
+    struct store *store;         /* used by the queue's jobs only */
+    struct store_mailbox *inbox; /* idem */
+    int open_r, append_r, status_r;
+    uint32_t uids[3];
+    uint32_t messages;
+    int answers;
+    bool answer_off_loop, work_on_loop;
+    bool late_ran, late_cancelled;
+    bool closed;
+};
+
+static void job_open(void *arg)
+{
+    struct session_store *ss = arg;
+    ss->work_on_loop |= pthread_equal(pthread_self(), ss->loop) != 0;
+    struct store_user u = {.user = "bob", .home = ss->c->root, .uid = -1, .gid = -1};
+    ss->open_r = store_user_open(&u, "maildir:~/Maildir", STORE_OPEN_CREATE, &ss->store, NULL);
+    if (ss->open_r == 0)
+        ss->open_r = store_mailbox_open(ss->store, "INBOX", &ss->inbox, NULL);
+}
+
+static void job_append(void *arg)
+{
+    struct session_store *ss = arg;
+    ss->work_on_loop |= pthread_equal(pthread_self(), ss->loop) != 0;
+    const char *msgs[3] = {msg1, msg2, msg1};
+    for (int i = 0; i < 3 && ss->append_r == 0; i++)
+        ss->append_r = store_append(ss->inbox, msgs[i], strlen(msgs[i]), NULL, &ss->uids[i], NULL);
+}
+
+static void job_status(void *arg)
+{
+    struct session_store *ss = arg;
+    ss->work_on_loop |= pthread_equal(pthread_self(), ss->loop) != 0;
+    struct store_status st;
+    ss->status_r = store_mailbox_get_status(ss->inbox, &st, NULL);
+    ss->messages = st.messages;
+}
+
+static void job_late(void *arg)
+{
+    struct session_store *ss = arg;
+    ss->late_ran = true;
+}
+
+static void late_done(void *arg, bool cancelled)
+{
+    struct session_store *ss = arg;
+    ss->late_cancelled = cancelled;
+}
+
+static void job_close_store(void *arg)
+{
+    struct session_store *ss = arg;
+    ss->work_on_loop |= pthread_equal(pthread_self(), ss->loop) != 0;
+    store_mailbox_close(ss->inbox);
+    store_close(ss->store);
+    ss->inbox = NULL;
+    ss->store = NULL;
+}
+
+static void store_closed(void *arg)
+{
+    struct session_store *ss = arg;
+    ss->closed = true;
+    event_base_loopbreak(ss->base);
+}
+
+static struct serial_queue *session_queue;
+
+static void answered(void *arg, bool cancelled)
+{
+    struct session_store *ss = arg;
+    assert_false(cancelled);
+    ss->answer_off_loop |= pthread_equal(pthread_self(), ss->loop) == 0;
+    if (++ss->answers == 3) {
+        /* the session ends with one more command queued */
+        serial_queue_submit(session_queue, job_late, late_done, ss);
+        serial_queue_close(session_queue, job_close_store, store_closed, ss);
+    }
+}
+
+static void test_store_on_serial_queue(void **state)
+{
+    struct ctx *c = *state;
+    struct session_store ss = {.c = c, .loop = pthread_self()};
+    ss.base = event_base_new();
+    struct threadpool *pool = threadpool_new(ss.base, 2);
+    session_queue = serial_queue_new(pool);
+    serial_queue_submit(session_queue, job_open, answered, &ss);
+    serial_queue_submit(session_queue, job_append, answered, &ss);
+    serial_queue_submit(session_queue, job_status, answered, &ss);
+    event_base_dispatch(ss.base);
+    assert_int_equal(ss.open_r, 0);
+    assert_int_equal(ss.append_r, 0);
+    assert_int_equal(ss.status_r, 0);
+    assert_int_equal(ss.uids[0], 1);
+    assert_int_equal(ss.uids[2], 3);
+    assert_int_equal(ss.messages, 3);
+    assert_false(ss.work_on_loop);
+    assert_false(ss.answer_off_loop);
+    assert_false(ss.late_ran);
+    assert_true(ss.late_cancelled);
+    assert_true(ss.closed);
+    assert_null(ss.store);
+    threadpool_free(pool);
+    event_base_free(ss.base);
+    /* what the session's jobs did is durable: another opening sees it */
+    struct store *s = open_store(c, 0);
+    struct store_status st;
+    assert_int_equal(store_mailbox_status(s, "INBOX", &st, NULL), 0);
+    assert_int_equal(st.messages, 3);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -830,6 +958,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_search, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_streaming_big, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_on_serial_queue, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -236,12 +236,14 @@ static int parse_group(struct addr_parser *ap)
     return ok ? 1 : -1;
 }
 
-void address_list_parse(const char *value, size_t len, struct mail_address_list *out)
+void address_list_append(struct mail_address_list *out, const char *value, size_t len)
 {
+    size_t room = ADDRESS_LIST_TEXT_MAX - out->text_len;
+    if (len > room)
+        len = room;
+    out->text_len += len;
     struct addr_parser ap;
     memset(&ap, 0, sizeof(ap));
-    out->items = NULL;
-    out->count = 0;
     ap.out = out;
     rfc822_lexer_init(&ap.lx, value, len);
     rfc822_skip_cfws(&ap.lx);
@@ -273,6 +275,12 @@ void address_list_parse(const char *value, size_t len, struct mail_address_list 
     free(ap.cur.domain);
 }
 
+void address_list_parse(const char *value, size_t len, struct mail_address_list *out)
+{
+    memset(out, 0, sizeof(*out));
+    address_list_append(out, value, len);
+}
+
 void address_list_free(struct mail_address_list *list)
 {
     for (size_t i = 0; i < list->count; i++) {
@@ -282,6 +290,5 @@ void address_list_free(struct mail_address_list *list)
         free(list->items[i].domain);
     }
     free(list->items);
-    list->items = NULL;
-    list->count = 0;
+    memset(list, 0, sizeof(*list));
 }

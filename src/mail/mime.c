@@ -74,6 +74,8 @@ static void part_free(struct mime_part *p)
         free(p->boundary);
         for (int i = 0; i < ENV_FIELD_COUNT; i++)
             free(p->envelope[i]);
+        for (int i = 0; i < ENV_ADDRESS_COUNT; i++)
+            address_list_free(&p->addresses[i]);
         free(p);
         p = next;
     }
@@ -216,9 +218,14 @@ static void header_field_done(struct mime_parser *mp)
             for (int i = 0; i < ENV_FIELD_COUNT; i++) {
                 if (strlen(field_names[i]) == nlen &&
                     strncasecmp(name, field_names[i], nlen) == 0) {
-                    free(p->envelope[i]);
-                    p->envelope[i] = v;
-                    v = NULL;
+                    int a = i - ENV_ADDRESS_FIRST;
+                    if (a >= 0 && a < ENV_ADDRESS_COUNT) {
+                        address_list_append(&p->addresses[a], v, ulen);
+                    } else {
+                        free(p->envelope[i]);
+                        p->envelope[i] = v;
+                        v = NULL;
+                    }
                     break;
                 }
             }

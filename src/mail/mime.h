@@ -3,6 +3,7 @@
 #ifndef GANNET_MAIL_MIME_H
 #define GANNET_MAIL_MIME_H
 
+#include "mail/address.h"
 #include "mail/rfc2231.h"
 
 #include <stdbool.h>
@@ -37,6 +38,9 @@ enum envelope_field {
     ENV_MESSAGE_ID,
     ENV_FIELD_COUNT
 };
+/* From, Sender, Reply-To, To, Cc and Bcc are address lists. */
+#define ENV_ADDRESS_FIRST ENV_FROM
+#define ENV_ADDRESS_COUNT (ENV_BCC - ENV_FROM + 1)
 
 /* One part; owned by its parent (the root by the parser). Strings are the
  * unfolded field values, NULL when the field was absent. */
@@ -57,7 +61,13 @@ struct mime_part {
     char *boundary;       /* multipart: the delimiter without "--" */
     bool boundary_closed; /* the close delimiter was seen: epilogue follows */
     bool has_envelope;    /* the root, and the child of a message/rfc822 */
+    /* Date, Subject, In-Reply-To, Message-ID: the value of the last such
+     * field, NULL when there is none (a repeated one replaces the value, as in
+     * Dovecot); NULL for the address fields, which are in addresses. */
     char *envelope[ENV_FIELD_COUNT];
+    /* From .. Bcc (index field - ENV_ADDRESS_FIRST): the addresses of every
+     * field of that name, in order (Dovecot lists them all). */
+    struct mail_address_list addresses[ENV_ADDRESS_COUNT];
     /* IMAP sizes count every line end as CRLF (RFC 9051 §7.5.2 body-fld-octets
      * are the octets sent, and a server sends CRLF) */
     uint64_t body_start, body_size;

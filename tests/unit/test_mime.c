@@ -237,6 +237,60 @@ static void test_addresses(void **state)
     buf_free(&many);
 }
 
+static size_t count_str(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* A repeated address field adds its addresses (as Dovecot does), bounded in
+ * count and in text as one field is: a header of thousands of To lines does
+ * not make an ENVELOPE of unbounded size. */
+static void test_repeated_address_fields_bounded(void **state)
+{
+    (void)state;
+    struct buf m = BUF_INIT;
+    for (int i = 0; i < 3000; i++)
+        buf_printf(&m, "To: u%d@example.org\n", i);
+    buf_puts(&m, "\nbody\n");
+    struct mail_summary s;
+    parse_mem(m.data, m.len, 4096, &s);
+    assert_int_equal(count_str(s.envelope, "\"example.org\""), ADDRESS_LIST_MAX);
+    assert_non_null(strstr(s.envelope, "((NIL NIL \"u0\" \"example.org\")(NIL NIL \"u1\" "));
+    assert_non_null(strstr(s.envelope, "(NIL NIL \"u999\" \"example.org\")) NIL NIL NIL NIL"));
+    mail_summary_free(&s);
+    /* few addresses, but long: the text read into one list is bounded */
+    buf_reset(&m);
+    for (int i = 0; i < 100; i++) {
+        buf_puts(&m, "Cc: \"");
+        for (int k = 0; k < 30000; k++)
+            buf_putc(&m, 'n');
+        buf_printf(&m, "\" <c%d@example.org>\n", i);
+    }
+    buf_puts(&m, "\nbody\n");
+    parse_mem(m.data, m.len, 65536, &s);
+    assert_true(strlen(s.envelope) < ADDRESS_LIST_TEXT_MAX + 1024);
+    assert_non_null(strstr(s.envelope, "\"c0\" \"example.org\")"));
+    assert_non_null(strstr(s.envelope, "\"c1\" \"example.org\")"));
+    assert_null(strstr(s.envelope, "\"c2\""));
+    mail_summary_free(&s);
+    buf_free(&m);
+    /* address_list_append on its own */
+    struct mail_address_list l = {0};
+    address_list_append(&l, "a@x.org", 7);
+    address_list_append(&l, "", 0);
+    address_list_append(&l, "g: b@y.org", 10);
+    address_list_append(&l, "c@z.org", 7);
+    assert_int_equal(l.count, 5);
+    assert_string_equal(l.items[0].mailbox, "a");
+    assert_string_equal(l.items[1].mailbox, "g");
+    assert_null(l.items[3].mailbox); /* the open group ends with its own field */
+    assert_string_equal(l.items[4].domain, "z.org");
+    address_list_free(&l);
+}
+
 /* ---- decoders and search text ---- */
 
 static void test_qp_base64_chunked(void **state)
@@ -622,6 +676,7 @@ int main(void)
         cmocka_unit_test(test_rfc2047),
         cmocka_unit_test(test_rfc2231),
         cmocka_unit_test(test_addresses),
+        cmocka_unit_test(test_repeated_address_fields_bounded),
         cmocka_unit_test(test_qp_base64_chunked),
         cmocka_unit_test(test_search_text),
         cmocka_unit_test(test_sent_date),

@@ -93,7 +93,14 @@ sqlite3_stmt *index_prepare(sqlite3 *db, const char *sql, struct buf *err)
     return st;
 }
 
-static int try_open(const char *path, sqlite3 **out, bool *fresh, struct buf *err)
+int index_set_schema_version(sqlite3 *db, int version, struct buf *err)
+{
+    char sql[96];
+    snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO meta VALUES ('schema', '%d')", version);
+    return index_exec(db, sql, err);
+}
+
+static int try_open(const char *path, sqlite3 **out, bool *fresh, int *old_version, struct buf *err)
 {
     sqlite3 *db = NULL;
     bool existed = access(path, F_OK) == 0;
@@ -120,19 +127,18 @@ static int try_open(const char *path, sqlite3 **out, bool *fresh, struct buf *er
         if (st && sqlite3_step(st) == SQLITE_ROW)
             version = atoi((const char *)sqlite3_column_text(st, 0));
         sqlite3_finalize(st);
-        if (version != INDEX_SCHEMA_VERSION)
+        if (version >= INDEX_SCHEMA_MIGRATE_FROM && version < INDEX_SCHEMA_VERSION)
+            *old_version = version;
+        else if (version != INDEX_SCHEMA_VERSION) {
+            buf_printf(err, "index: schema version %d, not %d", version, INDEX_SCHEMA_VERSION);
             r = -EPROTO;
-        else if (index_exec(db, "PRAGMA quick_check", NULL) < 0)
+        } else if (index_exec(db, "PRAGMA quick_check", NULL) < 0)
             r = -EPROTO;
     }
     if (r == 0 && !existed) {
         r = index_exec(db, schema, err);
-        if (r == 0) {
-            char sql[96];
-            snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO meta VALUES ('schema', '%d')",
-                     INDEX_SCHEMA_VERSION);
-            r = index_exec(db, sql, err);
-        }
+        if (r == 0)
+            r = index_set_schema_version(db, INDEX_SCHEMA_VERSION, err);
         *fresh = true;
     }
     if (r < 0) {
@@ -143,11 +149,12 @@ static int try_open(const char *path, sqlite3 **out, bool *fresh, struct buf *er
     return 0;
 }
 
-int index_open(const char *path, sqlite3 **out, bool *fresh, struct buf *err)
+int index_open(const char *path, sqlite3 **out, bool *fresh, int *old_version, struct buf *err)
 {
     *fresh = false;
+    *old_version = 0;
     struct buf local = BUF_INIT;
-    int r = try_open(path, out, fresh, &local);
+    int r = try_open(path, out, fresh, old_version, &local);
     if (r == -EPROTO || r == -EIO) {
         /* Corrupt, foreign or old: the index is a cache, move it aside and
          * rebuild from the Maildir. */
@@ -163,7 +170,8 @@ int index_open(const char *path, sqlite3 **out, bool *fresh, struct buf *err)
         }
         buf_free(&aside);
         buf_reset(&local);
-        r = try_open(path, out, fresh, &local);
+        *old_version = 0;
+        r = try_open(path, out, fresh, old_version, &local);
     }
     if (r < 0 && err)
         buf_append(err, local.data ? local.data : "", local.len);

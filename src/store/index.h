@@ -13,12 +13,23 @@
 #include "store/store.h"
 
 #define INDEX_FILE "gannet.index.sqlite"
-#define INDEX_SCHEMA_VERSION 1
+/* 2: ENVELOPE lists the addresses of every repeated address field (1 kept
+ * only the last field's). */
+#define INDEX_SCHEMA_VERSION 2
+/* Indexes from this schema version on have the current tables and are
+ * migrated in place: only cached values are recomputed (the caller does that,
+ * then index_set_schema_version), so that MODSEQs, the expunged UIDs and the
+ * mailboxes' settings are kept. An older or unknown one is rebuilt. */
+#define INDEX_SCHEMA_MIGRATE_FROM 1
 
 /* Opens or creates the index at path. *fresh is set when the database had to
- * be created (missing, corrupt, or another schema version: the old file is
- * moved aside to path.corrupt), so the caller rebuilds it from the Maildir. */
-int index_open(const char *path, sqlite3 **out, bool *fresh, struct buf *err);
+ * be created (missing, corrupt, or a schema version that cannot be migrated:
+ * the old file is moved aside to path.corrupt), so the caller rebuilds it from
+ * the Maildir. *old_version is set to the index's schema version when it is
+ * older than INDEX_SCHEMA_VERSION and can be migrated, else 0. */
+int index_open(const char *path, sqlite3 **out, bool *fresh, int *old_version, struct buf *err);
+/* Records the schema version, in a transaction of the caller's or its own. */
+int index_set_schema_version(sqlite3 *db, int version, struct buf *err);
 void index_close(sqlite3 *db);
 
 /* BEGIN IMMEDIATE: the write lock, held while the Maildir is changed too, so

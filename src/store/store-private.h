@@ -132,6 +132,12 @@ int mailbox_sync_locked(struct store *s, int64_t id, const char *name, const cha
 int store_rebuild_locked(struct store *s, bool new_account_check, bool *was_empty,
                          store_progress_fn *progress, void *ctx, struct buf *err);
 
+/* migrate.c */
+/* Recomputes the cached ENVELOPE, BODY and BODYSTRUCTURE of every message
+ * from its file (an index schema migration), one transaction per mailbox;
+ * *count is the number of messages re-read. */
+int msg_reparse_all(struct store *s, size_t *count, struct buf *err);
+
 /* notify.c */
 void notify_close(struct store *s);
 

@@ -601,6 +601,29 @@ unsigned store_default_special_use(const char *name)
     return 0;
 }
 
+/* An index of an older schema version (index.h): its cached values are
+ * recomputed in place, keeping everything that only the index knows
+ * (MODSEQs, expunged UIDs, special-use set by clients), then the version is
+ * recorded. Interrupted, it starts again at the next open. */
+static int migrate(struct store *s, const char *path, int old_version, struct buf *err)
+{
+    size_t count = 0;
+    int r = msg_reparse_all(s, &count, err);
+    if (r == 0)
+        r = index_begin(s->db, err);
+    if (r == 0) {
+        r = index_set_schema_version(s->db, INDEX_SCHEMA_VERSION, err);
+        if (r == 0)
+            r = index_commit(s->db, err);
+        else
+            index_rollback(s->db);
+    }
+    if (r == 0)
+        log_info(NULL, "index %s: schema %d migrated to %d, %zu messages re-read", path,
+                 old_version, INDEX_SCHEMA_VERSION, count);
+    return r;
+}
+
 int store_open(const char *root, unsigned flags, struct store **out, struct buf *err)
 {
     *out = NULL;
@@ -626,10 +649,13 @@ int store_open(const char *root, unsigned flags, struct store **out, struct buf 
             r = store_err(err, -ENOENT, "no Maildir at %s", s->root);
     }
     bool fresh = false;
+    int old_version = 0;
     struct buf path = BUF_INIT;
     buf_printf(&path, "%s/%s", s->root, INDEX_FILE);
     if (r == 0)
-        r = index_open(buf_cstr(&path), &s->db, &fresh, err);
+        r = index_open(buf_cstr(&path), &s->db, &fresh, &old_version, err);
+    if (r == 0 && old_version)
+        r = migrate(s, buf_cstr(&path), old_version, err);
     buf_free(&path);
     if (r == 0 && fresh) {
         bool was_empty = false;

@@ -20,6 +20,7 @@
 #include <event2/event.h>
 #include <pthread.h>
 #include <errno.h>
+#include <sqlite3.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <poll.h>
@@ -472,6 +473,175 @@ static void test_sync_outside(void **state)
     store_flags_result_free(&fr);
     store_mailbox_close(m);
     store_close(s);
+}
+
+/* Runs SQL on the index file as another program would. */
+static void index_sql(struct ctx *c, const char *sql)
+{
+    char p[256];
+    snprintf(p, sizeof(p), "%s/gannet.index.sqlite", c->maildir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg);
+    sqlite3_close(db);
+}
+
+static char *index_schema(struct ctx *c)
+{
+    char p[256];
+    snprintf(p, sizeof(p), "%s/gannet.index.sqlite", c->maildir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema'", -1, &st, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    char *v = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* s with every `from` replaced by `to`, as an SQL string literal. */
+static char *sql_replace(const char *s, const char *from, const char *to)
+{
+    struct buf b = BUF_INIT;
+    buf_putc(&b, '\'');
+    size_t flen = strlen(from);
+    while (*s) {
+        if (strncmp(s, from, flen) == 0) {
+            buf_puts(&b, to);
+            s += flen;
+        } else {
+            if (*s == '\'')
+                buf_putc(&b, '\'');
+            buf_putc(&b, *s++);
+        }
+    }
+    buf_putc(&b, '\'');
+    return buf_steal(&b);
+}
+
+/* An index of schema 1 cached the ENVELOPE of repeated To/Cc fields with the
+ * last field's addresses only: opened by this version it is migrated in place
+ * (the cached ENVELOPE, BODY and BODYSTRUCTURE recomputed from the files),
+ * not rebuilt, so MODSEQs and a special-use set by a client stay. */
+static void test_schema_migration(void **state)
+{
+    struct ctx *c = *state;
+    static const char msg[] = "From: a@example.com\r\nTo: a@x.org\r\nTo: b@y.org\r\n"
+                              "Subject: two To lines\r\nMIME-Version: 1.0\r\n"
+                              "Content-Type: message/rfc822\r\n\r\n"
+                              "From: c@example.com\r\nCc: c1@x.org\r\nCc: c2@y.org\r\n"
+                              "Subject: inner\r\n\r\ninner body\r\n";
+    struct store *s = open_store(c, STORE_OPEN_NO_SPECIAL_USE);
+    assert_int_equal(store_mailbox_create(s, "Projects", STORE_SPECIAL_FLAGGED, NULL), 0);
+    struct store_mailbox *m = open_mbox(s, "INBOX");
+    assert_int_equal(append(m, msg, 0), 1);
+    assert_int_equal(store_mailbox_sync(m, NULL, NULL), 0);
+    struct store_uid_range one = {1, 1};
+    struct store_flags_result fr;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(store_set_flags(m, &one, 1, i % 2 ? STORE_FLAGS_REMOVE : STORE_FLAGS_ADD,
+                                         STORE_FLAG_SEEN, NULL, 0, 0, &fr, NULL),
+                         0);
+        assert_int_equal(fr.changed.count, 1);
+        store_flags_result_free(&fr);
+    }
+    struct store_status before;
+    assert_int_equal(store_mailbox_status(s, "INBOX", &before, NULL), 0);
+    assert_true(before.highestmodseq > 3);
+    struct store_fetch_iter *it;
+    const struct store_message *fm;
+    unsigned want = STORE_FETCH_ENVELOPE | STORE_FETCH_BODY | STORE_FETCH_BODYSTRUCTURE;
+    assert_int_equal(store_fetch_begin(m, NULL, 0, want, &it, NULL), 0);
+    assert_int_equal(store_fetch_next(it, &fm, NULL), 1);
+    uint64_t modseq = fm->modseq;
+    char *envelope = strdup(fm->envelope), *body = strdup(fm->body),
+         *bodystructure = strdup(fm->bodystructure);
+    store_fetch_end(it);
+    store_mailbox_close(m);
+    store_close(s);
+    assert_non_null(
+        strstr(envelope, "((NIL NIL \"a\" \"x.org\")(NIL NIL \"b\" \"y.org\")) NIL NIL NIL NIL)"));
+    assert_non_null(
+        strstr(bodystructure, "((NIL NIL \"c1\" \"x.org\")(NIL NIL \"c2\" \"y.org\"))"));
+
+    /* what the code of schema 1 stored, and its version number */
+    char *old_env =
+        sql_replace(envelope, "(NIL NIL \"a\" \"x.org\")(NIL NIL \"b\"", "(NIL NIL \"b\"");
+    char *old_body =
+        sql_replace(body, "(NIL NIL \"c1\" \"x.org\")(NIL NIL \"c2\"", "(NIL NIL \"c2\"");
+    char *old_bs =
+        sql_replace(bodystructure, "(NIL NIL \"c1\" \"x.org\")(NIL NIL \"c2\"", "(NIL NIL \"c2\"");
+    assert_null(strstr(old_env, "\"a\" \"x.org\""));
+    assert_null(strstr(old_body, "\"c1\""));
+    assert_null(strstr(old_bs, "\"c1\""));
+    struct buf sql = BUF_INIT;
+    buf_printf(&sql,
+               "UPDATE meta SET value = '1' WHERE key = 'schema';"
+               " UPDATE messages SET envelope = %s, body = %s, bodystructure = %s;",
+               old_env, old_body, old_bs);
+    index_sql(c, buf_cstr(&sql));
+    buf_free(&sql);
+    free(old_env);
+    free(old_body);
+    free(old_bs);
+    char *v = index_schema(c);
+    assert_string_equal(v, "1");
+    free(v);
+
+    s = open_store(c, STORE_OPEN_NO_SPECIAL_USE);
+    v = index_schema(c);
+    assert_string_equal(v, "2");
+    free(v);
+    m = open_mbox(s, "INBOX");
+    assert_int_equal(store_fetch_begin(m, NULL, 0, want, &it, NULL), 0);
+    assert_int_equal(store_fetch_next(it, &fm, NULL), 1);
+    assert_string_equal(fm->envelope, envelope);
+    assert_string_equal(fm->body, body);
+    assert_string_equal(fm->bodystructure, bodystructure);
+    /* migrated, not rebuilt: nothing moved aside, the index's own state kept */
+    assert_int_equal(fm->modseq, modseq);
+    store_fetch_end(it);
+    char p[256];
+    snprintf(p, sizeof(p), "%s/gannet.index.sqlite.corrupt", c->maildir);
+    assert_int_equal(access(p, F_OK), -1);
+    struct store_status after;
+    assert_int_equal(store_mailbox_status(s, "INBOX", &after, NULL), 0);
+    assert_int_equal(after.highestmodseq, before.highestmodseq);
+    struct store_mailbox_info *list;
+    size_t n;
+    assert_int_equal(store_mailbox_list(s, &list, &n, NULL), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[1].name, "Projects");
+    assert_int_equal(list[1].special_use, STORE_SPECIAL_FLAGGED);
+    store_mailbox_list_free(list, n);
+    store_mailbox_close(m);
+    store_close(s);
+
+    /* a schema version it does not know is rebuilt from the Maildir */
+    index_sql(c, "UPDATE meta SET value = '99' WHERE key = 'schema';"
+                 " UPDATE messages SET envelope = 'stale'");
+    s = open_store(c, STORE_OPEN_NO_SPECIAL_USE);
+    assert_int_equal(access(p, F_OK), 0);
+    v = index_schema(c);
+    assert_string_equal(v, "2");
+    free(v);
+    m = open_mbox(s, "INBOX");
+    assert_int_equal(store_fetch_begin(m, NULL, 0, want, &it, NULL), 0);
+    assert_int_equal(store_fetch_next(it, &fm, NULL), 1);
+    assert_int_equal(fm->uid, 1);
+    assert_string_equal(fm->envelope, envelope);
+    store_fetch_end(it);
+    store_mailbox_close(m);
+    store_close(s);
+    free(envelope);
+    free(body);
+    free(bodystructure);
 }
 
 static void test_mailboxes(void **state)
@@ -953,6 +1123,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_uids_never_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copy_move, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_outside, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_migration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mailboxes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dovecot_import, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search, setup, teardown),

@@ -12,6 +12,7 @@ import pty
 import pwd
 import re
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import unittest
@@ -450,6 +451,39 @@ class TestRebuild(AdminTestCase):
         self.assertOwnedByMailUser()
         self.assertEqual(self.run_g("index", "-u", "alice").returncode, 64)
         self.assertEqual(self.run_g("index", "rebuild", "-u", "nosuchuser").returncode, 67)
+
+    def test_schema_1_index_migrated_in_place(self):
+        """An index of schema 1 cached only the last To field's addresses:
+        the first command after the upgrade re-reads the message, keeping the
+        index instead of rebuilding it."""
+        self.deliver(b"From: alice@example.org\r\nTo: a@x.org\r\nTo: b@y.org\r\n"
+                     b"Subject: two To lines\r\n\r\nHi.\r\n")
+        alice = '((NIL NIL "alice" "example.org"))'
+        want = (f'(NIL "two To lines" {alice} {alice} {alice} '
+                '((NIL NIL "a" "x.org")(NIL NIL "b" "y.org")) NIL NIL NIL NIL)')
+        self.assertEqual(self.fetch("1", "envelope"), [f"* 1 FETCH (ENVELOPE {want})"])
+        modseq = self.status()["highestmodseq"]
+        # what schema 1 stored, and its version number
+        index = os.path.join(self.maildir(), "gannet.index.sqlite")
+        db = sqlite3.connect(index)
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+        db.execute("UPDATE messages SET envelope = ?",
+                   (want.replace('(NIL NIL "a" "x.org")', ""),))
+        db.commit()
+        db.close()
+        for f in os.listdir(self.maildir()):
+            if f.startswith("gannet.index"):
+                os.chown(os.path.join(self.maildir(), f), self.mail_uid, -1)
+        r = self.run_g("fetch", "-u", "alice", "INBOX", "1", "envelope", check=0)
+        self.assertEqual(r.stdout.decode().splitlines(), [f"* 1 FETCH (ENVELOPE {want})"])
+        self.assertIn("schema 1 migrated to 2, 1 messages re-read", r.stderr.decode())
+        db = sqlite3.connect(index)
+        self.assertEqual(db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchall(),
+                         [("2",)])
+        db.close()
+        self.assertFalse(os.path.exists(index + ".corrupt"))
+        self.assertEqual(self.status()["highestmodseq"], modseq)
+        self.assertOwnedByMailUser()
 
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root to run as another user")

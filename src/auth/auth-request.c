@@ -51,10 +51,10 @@ struct auth_request {
     char mech_name[32];
     bool anonymous;
     struct sasl_server *sasl;
-    bool busy;    /* a job or the failure delay is pending */
-    bool aborted; /* the session is gone */
+    bool busy;               /* a job or the failure delay is pending */
+    bool aborted;            /* the session is gone */
     bool awaiting_final_ack; /* SCRAM's server-final was sent; an empty line ends it */
-    bool starting; /* inside auth_start_*: done() must not run before it returns */
+    bool starting;           /* inside auth_start_*: done() must not run before it returns */
     enum auth_status deferred_status;
     const char *deferred_text;
 
@@ -215,8 +215,8 @@ static void log_failure(struct auth_request *req, const char *user, const char *
         }
     }
     log_info(req->client.conn_id, "%s: authentication failed: user=<%s>, method=%s, rip=%s: %s%s",
-             req->client.protocol, user ? user : "", method_name(req), req->client.peer_ip,
-             reason, buf_cstr(&given));
+             req->client.protocol, user ? user : "", method_name(req), req->client.peer_ip, reason,
+             buf_cstr(&given));
     buf_free_secret(&given);
 }
 
@@ -235,10 +235,8 @@ static void finish(struct auth_request *req, enum auth_status status, const char
         event_base_once(req->svc->base, -1, EV_TIMEOUT, deferred_finish, req, &now);
         return;
     }
-    struct auth_result res = {.status = status,
-                              .user = req->canonical_user,
-                              .home = req->home,
-                              .text = text};
+    struct auth_result res = {
+        .status = status, .user = req->canonical_user, .home = req->home, .text = text};
     if (!req->aborted)
         req->done(req->ctx, &res);
     request_free(req);
@@ -445,8 +443,9 @@ static void submit(struct auth_request *req, enum auth_job job)
     req->busy = true;
     if (req->svc->set->auth_debug)
         log_debug(req->client.conn_id, "auth: %s lookup for user=<%s>",
-                  job == JOB_VERIFY_PASSWORD ? "password" :
-                  job == JOB_SCRAM_CREDENTIALS ? "credentials" : "userdb",
+                  job == JOB_VERIFY_PASSWORD     ? "password"
+                  : job == JOB_SCRAM_CREDENTIALS ? "credentials"
+                                                 : "userdb",
                   req->user);
     threadpool_submit(req->svc->pool, job_work, job_done, req);
 }
@@ -645,10 +644,9 @@ void auth_continue(struct auth_request *req, const char *line, size_t len)
     buf_free_secret(&raw);
 }
 
-struct auth_request *auth_start_password(struct auth_service *svc,
-                                         const struct auth_client *client, const char *user,
-                                         const char *password, size_t password_len,
-                                         auth_done_fn *done, void *ctx)
+struct auth_request *auth_start_password(struct auth_service *svc, const struct auth_client *client,
+                                         const char *user, const char *password,
+                                         size_t password_len, auth_done_fn *done, void *ctx)
 {
     struct auth_request *req = request_new(svc, client, done, ctx);
     req->user = xstrdup(user);

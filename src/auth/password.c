@@ -324,7 +324,7 @@ static int hash_argon2(int alg, const char *password, struct buf *out, const cha
 /* ---- SCRAM-SHA-256 (RFC 5802 §3, RFC 7677) -------------------------------- */
 
 void hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
-                        unsigned char md[SHA256_DIGEST_LENGTH])
+                 unsigned char md[SHA256_DIGEST_LENGTH])
 {
     unsigned int md_len = SHA256_DIGEST_LENGTH;
     if (HMAC(EVP_sha256(), key, (int)key_len, data, len, md, &md_len) == NULL) {

@@ -461,7 +461,6 @@ enum sasl_status sasl_scram_set_credentials(struct sasl_server *s,
     return SASL_CONTINUE;
 }
 
-
 static enum sasl_status scram_client_final(struct sasl_server *s, const char *msg, size_t len,
                                            struct buf *out, const char **err)
 {

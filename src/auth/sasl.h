@@ -18,12 +18,12 @@ bool sasl_mech_from_name(const char *name, enum sasl_mech *out);
 const char *sasl_mech_name(enum sasl_mech mech);
 
 enum sasl_status {
-    SASL_CONTINUE,        /* send `out` as the next challenge, wait for a response */
+    SASL_CONTINUE,            /* send `out` as the next challenge, wait for a response */
     SASL_NEED_PASSWORD_CHECK, /* PLAIN/LOGIN: verify sasl_password() for sasl_authcid() */
     SASL_NEED_CREDENTIALS,    /* SCRAM: call sasl_scram_set_credentials() for sasl_authcid() */
-    SASL_SUCCESS,         /* authenticated; `out` holds additional data for the
-                             client (SCRAM's server-final), possibly empty */
-    SASL_FAIL,            /* malformed or wrong: *err says why (safe to log) */
+    SASL_SUCCESS,             /* authenticated; `out` holds additional data for the
+                                 client (SCRAM's server-final), possibly empty */
+    SASL_FAIL,                /* malformed or wrong: *err says why (safe to log) */
 };
 
 struct sasl_server;
@@ -42,8 +42,7 @@ enum sasl_status sasl_server_step(struct sasl_server *s, const unsigned char *in
  * at the proof, so that user names can't be probed). Returns SASL_CONTINUE with
  * the server-first message in out. */
 enum sasl_status sasl_scram_set_credentials(struct sasl_server *s,
-                                            const struct scram_credentials *cred,
-                                            struct buf *out);
+                                            const struct scram_credentials *cred, struct buf *out);
 
 /* The authentication identity, once known; NULL before. */
 const char *sasl_authcid(const struct sasl_server *s);

@@ -42,23 +42,23 @@ struct db_settings {
 struct settings {
     char *config_path; /* the top file this was loaded from */
 
-    char *protocols;       /* "imap pop3" */
-    char *listen;          /* "*, ::" by default; comma separated */
-    enum ssl_mode ssl;     /* default SSL_MODE_REQUIRED */
+    char *protocols;   /* "imap pop3" */
+    char *listen;      /* "*, ::" by default; comma separated */
+    enum ssl_mode ssl; /* default SSL_MODE_REQUIRED */
     struct setting_file ssl_cert;
     struct setting_file ssl_key;
-    int ssl_min_protocol;  /* an OpenSSL version constant, default TLS1_2_VERSION */
-    char *ssl_cipher_list; /* TLS <= 1.2 cipher list; NULL: gannet's modern default */
-    char *ssl_cipher_suites;       /* TLS 1.3 suites; NULL: OpenSSL's default */
+    int ssl_min_protocol;           /* an OpenSSL version constant, default TLS1_2_VERSION */
+    char *ssl_cipher_list;          /* TLS <= 1.2 cipher list; NULL: gannet's modern default */
+    char *ssl_cipher_suites;        /* TLS 1.3 suites; NULL: OpenSSL's default */
     bool ssl_prefer_server_ciphers; /* default yes */
 
-    bool disable_plaintext_auth; /* default yes */
-    char *auth_mechanisms;       /* space separated, lower case; default "plain login" */
-    bool auth_verbose;           /* default no */
-    char *auth_verbose_passwords; /* "no" (default), "plain" or "sha1" as in Dovecot */
-    bool auth_debug;              /* default no */
-    bool auth_debug_passwords;    /* default no */
-    char *auth_anonymous_username; /* NULL: unset (no ANONYMOUS) */
+    bool disable_plaintext_auth;    /* default yes */
+    char *auth_mechanisms;          /* space separated, lower case; default "plain login" */
+    bool auth_verbose;              /* default no */
+    char *auth_verbose_passwords;   /* "no" (default), "plain" or "sha1" as in Dovecot */
+    bool auth_debug;                /* default no */
+    bool auth_debug_passwords;      /* default no */
+    char *auth_anonymous_username;  /* NULL: unset (no ANONYMOUS) */
     unsigned auth_failure_delay_ms; /* default 2000 */
     char *login_trusted_networks;   /* space separated CIDRs; NULL: none */
     char *login_greeting;           /* default "gannet ready." (no version) */
@@ -71,14 +71,14 @@ struct settings {
     char *log_path; /* NULL: syslog; "syslog", or a file; -F overrides with stderr */
 
     /* Limits against bad input (gannet's own names, where Dovecot has none). */
-    size_t imap_max_line_length;      /* after login; default 65536 (Dovecot's) */
-    size_t login_max_line_length;     /* before login; default 8192 */
-    size_t auth_max_sasl_size;        /* a SASL message, base64; default 16384 */
-    unsigned login_timeout_ms;        /* pre-login inactivity; default 60000 */
-    unsigned login_max_connections;   /* unauthenticated connections, total; default 1000 */
+    size_t imap_max_line_length;           /* after login; default 65536 (Dovecot's) */
+    size_t login_max_line_length;          /* before login; default 8192 */
+    size_t auth_max_sasl_size;             /* a SASL message, base64; default 16384 */
+    unsigned login_timeout_ms;             /* pre-login inactivity; default 60000 */
+    unsigned login_max_connections;        /* unauthenticated connections, total; default 1000 */
     unsigned login_max_connections_per_ip; /* unauthenticated, per address; default 20 */
-    unsigned login_max_bad_commands;  /* before disconnecting; default 10 */
-    unsigned workers;                 /* worker processes; 0 (default): one per core */
+    unsigned login_max_bad_commands;       /* before disconnecting; default 10 */
+    unsigned workers;                      /* worker processes; 0 (default): one per core */
 
     struct listener_settings *listeners;
     size_t n_listeners;

@@ -69,7 +69,7 @@ struct auth_request {
     char *fail_reason; /* for the log only */
     char *canonical_user;
     char *home;
-    bool have_cred;
+    bool scram_known; /* cred are the user's own, not made up */
     struct scram_credentials cred;
 
     struct event *delay;
@@ -103,6 +103,8 @@ struct auth_service *auth_service_new(struct event_base *base, const struct sett
     svc->counters = counters;
     svc->db = db;
     svc->pool = threadpool_new(base, AUTH_THREADS);
+    /* Made now, so that the first unknown user does not pay for it. */
+    (void)password_dummy_hash();
     size_t n = 0;
     for (size_t i = 0; i < sizeof(all_mechanisms) / sizeof(all_mechanisms[0]); i++) {
         if (!mechanism_configured(set, all_mechanisms[i]))
@@ -355,6 +357,21 @@ static void job_userdb(struct auth_request *req, const char *user)
     buf_free(&err);
 }
 
+/* An unknown user's password is checked all the same, against a hash of the
+ * kind most of the passdb's users have (or a SHA512-CRYPT one when it has
+ * none), and the answer thrown away: a failure costs one password hash
+ * whether the user exists or not, so its time does not tell. */
+static void check_unknown_user_password(const struct auth_request *req,
+                                        const struct passdb_result *p)
+{
+    const char *why = NULL;
+    if (p->typical_password != NULL)
+        (void)password_verify(p->typical_password, p->typical_scheme, req->password,
+                              req->password_len, &why);
+    else
+        (void)password_verify(password_dummy_hash(), NULL, req->password, req->password_len, &why);
+}
+
 static void job_work(void *arg)
 {
     struct auth_request *req = arg;
@@ -371,27 +388,33 @@ static void job_work(void *arg)
         goto out;
     }
     if (req->job == JOB_SCRAM_CREDENTIALS) {
+        /* Every exchange costs one PBKDF2 run here, whoever the user is, and
+         * a user who cannot do SCRAM gets a salt and an iteration count like
+         * everyone else's: the server-first message and its delay say
+         * nothing about who exists. */
         req->status = AUTH_OK;
         if (rc == 0) {
             set_fail_reason(req, AUTH_OK, "unknown user");
-        } else if (password_scram_credentials(p.password, p.default_scheme, p.user, &req->cred,
-                                              &why) == 0) {
-            req->have_cred = true;
+        } else if (password_scram_credentials(p.password, p.default_scheme, p.user,
+                                              p.scram_iterations, &req->cred, &why) == 0) {
+            req->scram_known = true;
         } else {
             set_fail_reason(req, AUTH_OK, why);
         }
+        if (!req->scram_known)
+            scram_fake_credentials(req->user, p.scram_iterations, &req->cred);
         goto out;
     }
-    if (rc == 0) {
+    if (rc == 0 || !p.password) {
+        check_unknown_user_password(req, &p);
         set_fail_reason(req, AUTH_FAILED, "unknown user");
-        goto out;
-    }
-    if (!p.password) {
-        set_fail_reason(req, AUTH_FAILED, "no password in the passdb entry");
         goto out;
     }
     rc = password_verify(p.password, p.default_scheme, req->password, req->password_len, &why);
     if (rc < 0) {
+        /* A stored password that cannot be checked fails fast: make it cost
+         * what a real check costs, or the time tells the user exists. */
+        check_unknown_user_password(req, &p);
         set_fail_reason(req, AUTH_FAILED, why);
     } else if (rc == 0) {
         set_fail_reason(req, AUTH_FAILED, "password mismatch");
@@ -416,8 +439,9 @@ static void job_done(void *arg)
     }
     if (req->job == JOB_SCRAM_CREDENTIALS) {
         struct buf out = BUF_INIT;
-        enum sasl_status st =
-            sasl_scram_set_credentials(req->sasl, req->have_cred ? &req->cred : NULL, &out);
+        enum sasl_status st = req->scram_known
+                                  ? sasl_scram_set_credentials(req->sasl, &req->cred, &out)
+                                  : sasl_scram_set_fake_credentials(req->sasl, &req->cred, &out);
         sasl_reply(req, st, &out, NULL);
         buf_free(&out);
         return;
@@ -507,8 +531,11 @@ static void sasl_reply(struct auth_request *req, enum sasl_status st, struct buf
         return;
     case SASL_FAIL:
         if (req->user) {
-            /* A complete exchange that failed (a wrong SCRAM proof). */
-            fail_after_delay(req, req->user, err ? err : "failed");
+            /* A complete exchange that failed (a wrong SCRAM proof): the same
+             * answer, after the same delay, for a user who does not exist or
+             * cannot do SCRAM, and the log says which (fail_reason). */
+            fail_after_delay(req, req->user,
+                             req->fail_reason ? req->fail_reason : (err ? err : "failed"));
             return;
         }
         log_failure(req, NULL, err ? err : "malformed");

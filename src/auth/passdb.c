@@ -45,6 +45,8 @@ void passwd_file_free(struct passwd_file *f)
     f->entries = NULL;
     f->n_entries = 0;
     f->path = NULL;
+    f->typical = NULL;
+    f->scram_iterations = 0;
 }
 
 /* Resolves a uid/gid field: a number or a name, as Dovecot's userdb_parse_uid()
@@ -162,7 +164,7 @@ static const char *parse_line(const char *line, size_t len, struct passwd_entry 
 int passwd_file_parse(const char *path, const char *text, size_t len, struct passwd_file *out,
                       struct buf *err)
 {
-    struct passwd_file f = {xstrdup(path), NULL, 0};
+    struct passwd_file f = {xstrdup(path), NULL, 0, NULL, 0};
     size_t cap = 0;
     unsigned line_no = 0;
     const char *p = text, *end = text + len;
@@ -285,6 +287,64 @@ const struct passwd_entry *passwd_file_find(const struct passwd_file *f, const c
         return NULL;
     struct passwd_entry key = {(char *)user, NULL, -1, -1, NULL, NULL, 0};
     return bsearch(&key, f->entries, f->n_entries, sizeof(*f->entries), entry_cmp);
+}
+
+struct kind_entry {
+    char *kind;
+    size_t index;
+};
+
+static int kind_entry_cmp(const void *a, const void *b)
+{
+    const struct kind_entry *x = a, *y = b;
+    int c = strcmp(x->kind, y->kind);
+    if (c != 0)
+        return c;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+void passwd_file_find_typical(struct passwd_file *f, const char *default_scheme)
+{
+    static const char scram[] = "SCRAM-SHA-256 ";
+    struct kind_entry *k = xcalloc(f->n_entries ? f->n_entries : 1, sizeof(*k));
+    size_t n = 0;
+    f->typical = NULL;
+    f->scram_iterations = 0;
+    for (size_t i = 0; i < f->n_entries; i++) {
+        if (f->entries[i].password == NULL)
+            continue;
+        struct buf b = BUF_INIT;
+        password_kind(f->entries[i].password, default_scheme, &b);
+        k[n].kind = buf_steal(&b);
+        k[n].index = i;
+        n++;
+    }
+    /* Sorted by kind, each kind is a run; the longest run wins, and the
+     * longest run of SCRAM kinds gives the iteration count. Ties go to the
+     * kind that sorts first, so that the choice never depends on the order
+     * of the lines. */
+    qsort(k, n, sizeof(*k), kind_entry_cmp);
+    size_t best = 0, best_scram = 0;
+    for (size_t run = 0; run < n;) {
+        size_t end = run + 1;
+        while (end < n && strcmp(k[end].kind, k[run].kind) == 0)
+            end++;
+        if (end - run > best) {
+            best = end - run;
+            f->typical = &f->entries[k[run].index];
+        }
+        if (strncmp(k[run].kind, scram, sizeof(scram) - 1) == 0 && end - run > best_scram) {
+            unsigned long iter = strtoul(k[run].kind + sizeof(scram) - 1, NULL, 10);
+            if (iter > 0 && iter <= UINT32_MAX) {
+                best_scram = end - run;
+                f->scram_iterations = (unsigned)iter;
+            }
+        }
+        run = end;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(k[i].kind);
+    free(k);
 }
 
 /* ---- the configured databases --------------------------------------------- */
@@ -457,6 +517,7 @@ static struct cached_file *cache_get(struct db *d, const char *path, bool *missi
             cache_remove(d, i);
         return NULL;
     }
+    passwd_file_find_typical(&f, d->default_scheme);
     if (i == d->n_cache) {
         if (d->n_cache == PASSWD_FILE_CACHE_MAX) {
             size_t oldest = 0;
@@ -486,6 +547,8 @@ struct found {
     char *password;
     long uid, gid;
     char *home;
+    char *typical; /* the file's typical password (passwd_file_find_typical) */
+    unsigned scram_iterations;
 };
 
 /* Looks `user` up in a passwd-file db: 1 found (copied into *out), 0 unknown,
@@ -513,6 +576,9 @@ static int passwd_file_lookup(struct db *d, const char *user, struct found *out,
     } else if (c == NULL && !missing) {
         ret = -1;
     } else if (c != NULL) {
+        if (c->file.typical != NULL)
+            out->typical = xstrdup(c->file.typical->password);
+        out->scram_iterations = c->file.scram_iterations;
         /* A path with %d and no file for that domain: nobody there (Dovecot). */
         const struct passwd_entry *e = passwd_file_find(&c->file, buf_cstr(&key));
         if (e != NULL) {
@@ -530,12 +596,18 @@ out:
     return ret;
 }
 
+static void free_secret_string(char *p)
+{
+    if (p) {
+        explicit_bzero(p, strlen(p));
+        free(p);
+    }
+}
+
 static void found_free(struct found *f)
 {
-    if (f->password) {
-        explicit_bzero(f->password, strlen(f->password));
-        free(f->password);
-    }
+    free_secret_string(f->password);
+    free_secret_string(f->typical);
     free(f->home);
     memset(f, 0, sizeof(*f));
 }
@@ -548,10 +620,22 @@ int authdb_passdb_lookup(struct authdb *db, const char *user, struct passdb_resu
         struct db *d = &db->passdbs[i];
         struct found f;
         int r = passwd_file_lookup(d, user, &f, err);
-        if (r < 0)
+        if (r < 0) {
+            found_free(&f);
+            passdb_result_free(out);
             return -1; /* never skip a db that might hold this user */
+        }
+        bool has_user = r > 0 && f.password != NULL;
+        if (f.typical != NULL && (has_user || out->typical_password == NULL)) {
+            free_secret_string(out->typical_password);
+            free(out->typical_scheme);
+            out->typical_password = f.typical;
+            f.typical = NULL;
+            out->typical_scheme = d->default_scheme ? xstrdup(d->default_scheme) : NULL;
+            out->scram_iterations = f.scram_iterations;
+        }
         /* An entry without a password is for userdb only: it cannot log in. */
-        if (r > 0 && f.password != NULL) {
+        if (has_user) {
             /* The name stays as the client gave it, as in Dovecot: with
              * username_format=%n the file says "alice" but the account is
              * alice@example.com. */
@@ -577,7 +661,7 @@ int authdb_userdb_lookup(struct authdb *db, const char *user, struct userdb_resu
         struct db *d = &db->userdbs[i];
         long uid = -1, gid = -1;
         const char *home_tmpl = NULL;
-        struct found f = {NULL, -1, -1, NULL};
+        struct found f = {NULL, -1, -1, NULL, NULL, 0};
         if (d->driver == DB_STATIC) {
             if (!d->allow_all_users) {
                 /* Dovecot's static userdb: without allow_all_users the user
@@ -627,11 +711,10 @@ int authdb_userdb_lookup(struct authdb *db, const char *user, struct userdb_resu
 void passdb_result_free(struct passdb_result *r)
 {
     free(r->user);
-    if (r->password) {
-        explicit_bzero(r->password, strlen(r->password));
-        free(r->password);
-    }
+    free_secret_string(r->password);
     free(r->default_scheme);
+    free_secret_string(r->typical_password);
+    free(r->typical_scheme);
     memset(r, 0, sizeof(*r));
 }
 

@@ -26,6 +26,9 @@ struct passwd_file {
     char *path;
     struct passwd_entry *entries; /* sorted by user name (for passwd_file_find) */
     size_t n_entries;
+    /* Set by passwd_file_find_typical(): */
+    const struct passwd_entry *typical; /* one of the most common password kind, or NULL */
+    unsigned scram_iterations;          /* the most common {SCRAM-SHA-256} iteration count, or 0 */
 };
 
 /* Parses a passwd-file's text. Blank lines and `#` comments are skipped. A line
@@ -36,6 +39,12 @@ int passwd_file_parse(const char *path, const char *text, size_t len, struct pas
                       struct buf *err);
 int passwd_file_load(const char *path, struct passwd_file *out, struct buf *err);
 const struct passwd_entry *passwd_file_find(const struct passwd_file *f, const char *user);
+/* Sets f->typical to an entry whose password is of the kind (scheme and cost,
+ * password_kind()) most entries have, and f->scram_iterations: an unknown user's
+ * password is checked against the typical hash and an unknown user's SCRAM
+ * exchange made up with that count, so that neither the time of the answer nor
+ * the server-first message tells an unknown user from the usual real one. */
+void passwd_file_find_typical(struct passwd_file *f, const char *default_scheme);
 void passwd_file_free(struct passwd_file *f);
 
 /* The configured passdbs and userdbs, ready for lookups. */
@@ -49,6 +58,14 @@ struct passdb_result {
     char *user;           /* the name as found */
     char *password;       /* the stored "{SCHEME}..." string */
     char *default_scheme; /* passwd-file's scheme= argument, or NULL */
+    /* Found or not, from the passdb that has the user, or else from the first
+     * one that has any password: a stored password of the kind most of its
+     * entries have (NULL when it has none), with its passdb's scheme= argument,
+     * and its most common SCRAM iteration count (0: none). What an unknown
+     * user's check is made to cost (passwd_file_find_typical()). */
+    char *typical_password;
+    char *typical_scheme;
+    unsigned scram_iterations;
 };
 
 struct authdb;

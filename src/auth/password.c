@@ -578,8 +578,35 @@ int password_hash(const char *scheme, const char *password, struct buf *out, con
     return r;
 }
 
+/* A password nobody knows, for made-up credentials and thrown-away work. */
+static void random_password(char pw[33])
+{
+    unsigned char rnd[24];
+    struct buf b = BUF_INIT;
+    if (RAND_bytes(rnd, (int)sizeof(rnd)) != 1) {
+        fputs("gannet: no randomness for a dummy password\n", stderr);
+        abort();
+    }
+    base64_encode(rnd, sizeof(rnd), &b); /* 32 characters */
+    memcpy(pw, b.data, 32);
+    pw[32] = '\0';
+    explicit_bzero(rnd, sizeof(rnd));
+    buf_free_secret(&b);
+}
+
+void scram_fake_credentials(const char *user, unsigned iterations, struct scram_credentials *out)
+{
+    unsigned char salt[SCRAM_DERIVED_SALT_LEN];
+    char pw[33];
+    scram_user_salt(user, salt);
+    random_password(pw);
+    scram_derive(pw, strlen(pw), salt, sizeof(salt),
+                 iterations ? iterations : SCRAM_DEFAULT_ITERATIONS, out);
+    explicit_bzero(pw, sizeof(pw));
+}
+
 int password_scram_credentials(const char *stored, const char *default_scheme, const char *user,
-                               struct scram_credentials *out, const char **err)
+                               unsigned iterations, struct scram_credentials *out, const char **err)
 {
     char scheme[MAX_SCHEME_LEN];
     const char *data;
@@ -588,16 +615,99 @@ int password_scram_credentials(const char *stored, const char *default_scheme, c
         return -1;
     }
     switch (scheme_lookup(scheme)) {
-    case SCHEME_SCRAM_SHA_256:
-        return scram_parse(data, out, err);
+    case SCHEME_SCRAM_SHA_256: {
+        if (scram_parse(data, out, err) < 0)
+            return -1;
+        /* The PBKDF2 run a {PLAIN} entry or an unknown user costs, thrown
+         * away: the stored keys need none, and a fast answer would tell. */
+        struct scram_credentials waste;
+        scram_fake_credentials(user, out->iterations, &waste);
+        explicit_bzero(&waste, sizeof(waste));
+        return 0;
+    }
     case SCHEME_PLAIN: {
         unsigned char salt[SCRAM_DERIVED_SALT_LEN];
         scram_user_salt(user, salt);
-        scram_derive(data, strlen(data), salt, sizeof(salt), SCRAM_DEFAULT_ITERATIONS, out);
+        scram_derive(data, strlen(data), salt, sizeof(salt),
+                     iterations ? iterations : SCRAM_DEFAULT_ITERATIONS, out);
         return 0;
     }
     default:
         *err = "SCRAM needs {SCRAM-SHA-256} or {PLAIN} credentials";
         return -1;
     }
+}
+
+/* The '$'-separated fields of a modular crypt string up to its salt: "$6$",
+ * "$6$rounds=N$", "$2y$10$", "$argon2id$v=19$m=...,t=...,p=...$". */
+static void crypt_cost_prefix(const char *data, struct buf *out)
+{
+    if (data[0] != '$')
+        return; /* traditional DES crypt: one cost */
+    size_t fields = 0;
+    for (const char *p = data; *p; p++)
+        if (*p == '$')
+            fields++;
+    /* bcrypt's salt and hash share the last field; the others have a salt
+     * field and a hash field after the parameters. */
+    size_t keep = (data[1] == '2') ? 2 : (fields >= 3 ? fields - 2 : 1);
+    size_t seen = 0;
+    const char *p = data;
+    for (; *p; p++)
+        if (*p == '$' && ++seen > keep)
+            break;
+    buf_append(out, data, (size_t)(p - data));
+    if (*p == '$')
+        buf_putc(out, '$');
+}
+
+void password_kind(const char *stored, const char *default_scheme, struct buf *out)
+{
+    char scheme[MAX_SCHEME_LEN];
+    const char *data;
+    if (stored == NULL || !split_stored(stored, default_scheme, scheme, &data)) {
+        buf_puts(out, "?");
+        return;
+    }
+    buf_puts(out, scheme);
+    switch (scheme_lookup(scheme)) {
+    case SCHEME_SHA512_CRYPT:
+    case SCHEME_SHA256_CRYPT:
+    case SCHEME_BLF_CRYPT:
+    case SCHEME_CRYPT:
+    case SCHEME_ARGON2ID:
+    case SCHEME_ARGON2I:
+        buf_putc(out, ' ');
+        crypt_cost_prefix(data, out);
+        break;
+    case SCHEME_SCRAM_SHA_256:
+        buf_putc(out, ' ');
+        buf_append(out, data, strspn(data, "0123456789"));
+        break;
+    default:
+        break;
+    }
+}
+
+static pthread_once_t dummy_hash_once = PTHREAD_ONCE_INIT;
+static char *dummy_hash;
+
+static void dummy_hash_init(void)
+{
+    char pw[33];
+    struct buf b = BUF_INIT;
+    const char *err;
+    random_password(pw);
+    if (password_hash("SHA512-CRYPT", pw, &b, &err) < 0) {
+        fprintf(stderr, "gannet: cannot make a dummy password hash: %s\n", err);
+        abort();
+    }
+    explicit_bzero(pw, sizeof(pw));
+    dummy_hash = buf_steal(&b);
+}
+
+const char *password_dummy_hash(void)
+{
+    pthread_once(&dummy_hash_once, dummy_hash_init);
+    return dummy_hash;
 }

@@ -42,9 +42,23 @@ struct scram_credentials {
     unsigned char server_key[32];
 };
 /* Returns 0, or -1 when the stored scheme cannot give SCRAM credentials
- * (a crypt hash, say): *err explains. */
+ * (a crypt hash, say): *err explains. `iterations` is the count for credentials
+ * derived from a {PLAIN} entry (0: SCRAM_DEFAULT_ITERATIONS); a passdb gives the
+ * count most of its {SCRAM-SHA-256} entries have, so that a {PLAIN} user looks
+ * like them. Every success costs one PBKDF2 run of the credentials' iteration
+ * count: a {PLAIN} entry needs it, and a {SCRAM-SHA-256} entry, which does not,
+ * pays it all the same, so that the time to the server-first message tells
+ * neither kind apart from an unknown user (scram_fake_credentials()). */
 int password_scram_credentials(const char *stored, const char *default_scheme, const char *user,
-                               struct scram_credentials *out, const char **err);
+                               unsigned iterations, struct scram_credentials *out,
+                               const char **err);
+
+/* Made-up credentials for a user who cannot do SCRAM (unknown, or stored as a
+ * crypt hash): scram_user_salt()'s salt for the name, `iterations` (0:
+ * SCRAM_DEFAULT_ITERATIONS) and keys derived from a random password, at the
+ * cost of the one PBKDF2 run a real user's credentials take. The server-first
+ * message and its delay are then those of a real user; the proof cannot match. */
+void scram_fake_credentials(const char *user, unsigned iterations, struct scram_credentials *out);
 
 /* Derives SCRAM-SHA-256 credentials (RFC 5802 §3: SaltedPassword = Hi(password,
  * salt, i), StoredKey = H(HMAC(SaltedPassword, "Client Key")), ServerKey =
@@ -73,6 +87,18 @@ void hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
 /* The SCRAM iteration count gannet uses for new hashes and derived credentials
  * (RFC 7677 §4 asks for at least 4096). */
 #define SCRAM_DEFAULT_ITERATIONS 4096
+
+/* The kind of a stored password: its scheme and cost parameters, without salt
+ * or hash ("SHA512-CRYPT $6$rounds=100000$", "BLF-CRYPT $2y$10$", "ARGON2ID
+ * $argon2id$v=19$m=65536,t=3,p=1$", "SCRAM-SHA-256 4096", "PLAIN"), into out.
+ * Two passwords of one kind cost the same to verify. */
+void password_kind(const char *stored, const char *default_scheme, struct buf *out);
+
+/* A {SHA512-CRYPT} hash of a random password, made once per process: what an
+ * unknown user's password is checked against when the passdb offers no hash
+ * of its own kind (an empty passwd-file, a domain without one), so that the
+ * answer costs a hash all the same. */
+const char *password_dummy_hash(void);
 
 /* True when password_verify() knows `scheme` (case-insensitive, no braces). */
 bool password_scheme_is_known(const char *scheme);

@@ -417,6 +417,27 @@ static void random_or_die(unsigned char *p, size_t len)
     }
 }
 
+static bool cred_usable(const struct scram_credentials *cred)
+{
+    return cred != NULL && cred->iterations > 0 && cred->salt_len > 0 &&
+           cred->salt_len <= sizeof(cred->salt);
+}
+
+static enum sasl_status scram_server_first(struct sasl_server *s, struct buf *out);
+
+enum sasl_status sasl_scram_set_fake_credentials(struct sasl_server *s,
+                                                 const struct scram_credentials *fake,
+                                                 struct buf *out)
+{
+    if (s->mech != SASL_MECH_SCRAM_SHA_256 || s->state != STATE_SCRAM_CREDS || !cred_usable(fake)) {
+        s->state = STATE_DONE;
+        return SASL_FAIL;
+    }
+    s->unknown_user = true;
+    s->cred = *fake;
+    return scram_server_first(s, out);
+}
+
 enum sasl_status sasl_scram_set_credentials(struct sasl_server *s,
                                             const struct scram_credentials *cred, struct buf *out)
 {
@@ -424,8 +445,7 @@ enum sasl_status sasl_scram_set_credentials(struct sasl_server *s,
         s->state = STATE_DONE;
         return SASL_FAIL;
     }
-    if (cred != NULL && cred->iterations > 0 && cred->salt_len > 0 &&
-        cred->salt_len <= sizeof(cred->salt)) {
+    if (cred_usable(cred)) {
         s->cred = *cred;
     } else {
         /* An unknown user gets a salt that is as stable as a real user's
@@ -440,7 +460,11 @@ enum sasl_status sasl_scram_set_credentials(struct sasl_server *s,
         random_or_die(s->cred.stored_key, sizeof(s->cred.stored_key));
         random_or_die(s->cred.server_key, sizeof(s->cred.server_key));
     }
+    return scram_server_first(s, out);
+}
 
+static enum sasl_status scram_server_first(struct sasl_server *s, struct buf *out)
+{
     struct buf nonce = BUF_INIT, msg = BUF_INIT;
     buf_puts(&nonce, s->client_nonce);
     if (s->server_nonce_fixed != NULL) {

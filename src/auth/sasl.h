@@ -43,6 +43,14 @@ enum sasl_status sasl_server_step(struct sasl_server *s, const unsigned char *in
  * the server-first message in out. */
 enum sasl_status sasl_scram_set_credentials(struct sasl_server *s,
                                             const struct scram_credentials *cred, struct buf *out);
+/* The same for a user who cannot log in with SCRAM (unknown, or no SCRAM-capable
+ * password), with made-up credentials from scram_fake_credentials(): they cost
+ * the PBKDF2 run a real user's take, and their salt and iteration count look
+ * like a real user's, where NULL above costs nothing and always says
+ * SCRAM_DEFAULT_ITERATIONS. The exchange fails at the proof, whatever it is. */
+enum sasl_status sasl_scram_set_fake_credentials(struct sasl_server *s,
+                                                 const struct scram_credentials *fake,
+                                                 struct buf *out);
 
 /* The authentication identity, once known; NULL before. */
 const char *sasl_authcid(const struct sasl_server *s);

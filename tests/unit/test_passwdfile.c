@@ -267,6 +267,80 @@ static void config(struct test_config *c, const char *passdb_driver, const char 
     c->set.n_userdbs = userdb_driver ? 1 : 0;
 }
 
+/* The typical password of a file: of the kind (scheme and cost) most entries
+ * have, and the most common SCRAM iteration count, whatever the order. */
+static void test_find_typical(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "a:{BLF-CRYPT}$2y$10$lKAEARZc3Az7Y0TOkHbpMusWZ/64TyRp95fc.L40l7mh2LCJTf3Yy\n"
+        "b:{SCRAM-SHA-256}50000,c2FsdA==,AAAA,AAAA\n"
+        "c:{BLF-CRYPT}$2y$05$lKAEARZc3Az7Y0TOkHbpMusWZ/64TyRp95fc.L40l7mh2LCJTf3Yy\n"
+        "d:{BLF-CRYPT}$2y$10$mKAEARZc3Az7Y0TOkHbpMusWZ/64TyRp95fc.L40l7mh2LCJTf3Yy\n"
+        "e:{SCRAM-SHA-256}4096,c2FsdA==,AAAA,AAAA\n"
+        "f:{SCRAM-SHA-256}50000,c2FsdB==,AAAA,AAAA\n"
+        "g:{PLAIN}x\n"
+        "h::1000:1000\n";
+    struct passwd_file f;
+    struct buf err = BUF_INIT;
+    assert_int_equal(passwd_file_parse("t", text, strlen(text), &f, &err), 0);
+    assert_null(f.typical);
+    passwd_file_find_typical(&f, NULL);
+    /* Two of "$2y$10$" (a, d), one of "$2y$05$": a, the first of the kind. */
+    assert_non_null(f.typical);
+    assert_string_equal(f.typical->user, "a");
+    assert_int_equal(f.scram_iterations, 50000);
+    passwd_file_free(&f);
+
+    /* No passwords, no SCRAM: nothing typical. */
+    assert_int_equal(passwd_file_parse("t", "x::1000\ny:{PLAIN}p\n", 19, &f, &err), 0);
+    passwd_file_find_typical(&f, NULL);
+    assert_string_equal(f.typical->user, "y");
+    assert_int_equal(f.scram_iterations, 0);
+    passwd_file_free(&f);
+    assert_int_equal(passwd_file_parse("t", "x::1000\n", 8, &f, &err), 0);
+    passwd_file_find_typical(&f, NULL);
+    assert_null(f.typical);
+    passwd_file_free(&f);
+    /* scheme= decides the kind of entries without a prefix. */
+    assert_int_equal(passwd_file_parse("t", "x:9000,c2FsdA==,AAAA,AAAA\n", 26, &f, &err), 0);
+    passwd_file_find_typical(&f, "SCRAM-SHA-256");
+    assert_int_equal(f.scram_iterations, 9000);
+    passwd_file_free(&f);
+    buf_free(&err);
+}
+
+/* A lookup, found or not, carries the passdb's typical password and SCRAM
+ * count: what an unknown user's check is made to cost. */
+static void test_authdb_typical(void **state)
+{
+    (void)state;
+    char path[128], args[256];
+    struct test_config c;
+    struct authdb *db = NULL;
+    struct buf err = BUF_INIT;
+    tmp_path(path, sizeof(path), "typical");
+    write_file(path, "u1:{SHA512-CRYPT}$6$rounds=9000$abc$x\n"
+                     "u2:{SHA512-CRYPT}$6$rounds=9000$abd$y\n"
+                     "u3:{SCRAM-SHA-256}20000,c2FsdA==,AAAA,AAAA\n");
+    snprintf(args, sizeof(args), "scheme=PLAIN %s", path);
+    config(&c, "passwd-file", args, "static", "uid=1234 gid=1235 home=/var/mail/%d/%n");
+    assert_int_equal(authdb_open(&c.set, &db, &err), 0);
+    struct passdb_result pr;
+    assert_int_equal(authdb_passdb_lookup(db, "nosuchuser", &pr, &err), 0);
+    assert_null(pr.password);
+    assert_string_equal(pr.typical_password, "{SHA512-CRYPT}$6$rounds=9000$abc$x");
+    assert_string_equal(pr.typical_scheme, "PLAIN");
+    assert_int_equal(pr.scram_iterations, 20000);
+    passdb_result_free(&pr);
+    assert_int_equal(authdb_passdb_lookup(db, "u3", &pr, &err), 1);
+    assert_int_equal(pr.scram_iterations, 20000);
+    assert_non_null(pr.typical_password);
+    passdb_result_free(&pr);
+    authdb_free(db);
+    buf_free(&err);
+}
+
 static void test_authdb_static(void **state)
 {
     (void)state;
@@ -666,6 +740,8 @@ int main(void)
         cmocka_unit_test(test_authdb_open_errors),
         cmocka_unit_test(test_authdb_several_dbs),
         cmocka_unit_test(test_authdb_threads),
+        cmocka_unit_test(test_find_typical),
+        cmocka_unit_test(test_authdb_typical),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

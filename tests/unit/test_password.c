@@ -194,7 +194,7 @@ static void test_scram_credentials(void **state)
     (void)state;
     struct scram_credentials c, d;
     const char *err = NULL;
-    assert_int_equal(password_scram_credentials(dovecot_secret[0], NULL, "u", &c, &err), 0);
+    assert_int_equal(password_scram_credentials(dovecot_secret[0], NULL, "u", 0, &c, &err), 0);
     assert_int_equal(c.iterations, 4096);
     assert_int_equal(c.salt_len, 16);
     struct buf b = BUF_INIT;
@@ -208,8 +208,8 @@ static void test_scram_credentials(void **state)
     assert_memory_equal(c.server_key, d.server_key, 32);
 
     /* {PLAIN}: the same salt for a user every time, a different one per user. */
-    assert_int_equal(password_scram_credentials("{PLAIN}pencil", NULL, "alice", &c, &err), 0);
-    assert_int_equal(password_scram_credentials("pencil", "CLEAR", "alice", &d, &err), 0);
+    assert_int_equal(password_scram_credentials("{PLAIN}pencil", NULL, "alice", 0, &c, &err), 0);
+    assert_int_equal(password_scram_credentials("pencil", "CLEAR", "alice", 0, &d, &err), 0);
     assert_int_equal(c.iterations, SCRAM_DEFAULT_ITERATIONS);
     assert_int_equal(c.salt_len, SCRAM_DERIVED_SALT_LEN);
     assert_memory_equal(c.salt, d.salt, c.salt_len);
@@ -220,15 +220,16 @@ static void test_scram_credentials(void **state)
     scram_credentials_from_password("pencil", salt, sizeof(salt), 4096, &d);
     assert_memory_equal(c.stored_key, d.stored_key, 32);
     /* The salt does not depend on the password (no offline guessing oracle). */
-    assert_int_equal(password_scram_credentials("{PLAIN}other", NULL, "alice", &d, &err), 0);
+    assert_int_equal(password_scram_credentials("{PLAIN}other", NULL, "alice", 0, &d, &err), 0);
     assert_memory_equal(c.salt, d.salt, c.salt_len);
     assert_memory_not_equal(c.stored_key, d.stored_key, 32);
-    assert_int_equal(password_scram_credentials("{PLAIN}pencil", NULL, "bob", &d, &err), 0);
+    assert_int_equal(password_scram_credentials("{PLAIN}pencil", NULL, "bob", 0, &d, &err), 0);
     assert_memory_not_equal(c.salt, d.salt, c.salt_len);
 
-    assert_int_equal(password_scram_credentials(dovecot_secret[4], NULL, "u", &c, &err), -1);
+    assert_int_equal(password_scram_credentials(dovecot_secret[4], NULL, "u", 0, &c, &err), -1);
     assert_string_equal(err, "SCRAM needs {SCRAM-SHA-256} or {PLAIN} credentials");
-    assert_int_equal(password_scram_credentials("{SCRAM-SHA-256}4096,x", NULL, "u", &c, &err), -1);
+    assert_int_equal(password_scram_credentials("{SCRAM-SHA-256}4096,x", NULL, "u", 0, &c, &err),
+                     -1);
     buf_free(&b);
 }
 
@@ -240,6 +241,44 @@ static void test_scheme_predicates(void **state)
     assert_false(password_scheme_is_known("MD5"));
     assert_true(password_scheme_can_hash("ARGON2ID"));
     assert_false(password_scheme_can_hash("NOSUCH"));
+}
+
+static void test_kind(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *stored, *default_scheme, *kind;
+    } cases[] = {
+        {"{SHA512-CRYPT}$6$g/HL/5Mk7X8y.7bH$UuP1", NULL, "SHA512-CRYPT $6$"},
+        {"{SHA512-CRYPT}$6$rounds=100000$abc$def", NULL, "SHA512-CRYPT $6$rounds=100000$"},
+        {"$5$rounds=9$abc$def", NULL, "CRYPT $5$rounds=9$"},
+        {"{BLF-CRYPT}$2y$05$lKAEARZc3Az7Y0TOkHbpMusWZ", NULL, "BLF-CRYPT $2y$05$"},
+        {"{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$sGVRk$wH7w", NULL,
+         "ARGON2ID $argon2id$v=19$m=65536,t=3,p=1$"},
+        {"{SCRAM-SHA-256}4096,syre6BSA,9K3b,qHvV", NULL, "SCRAM-SHA-256 4096"},
+        {"15000,syre6BSA,9K3b,qHvV", "scram-sha-256", "SCRAM-SHA-256 15000"},
+        {"{PLAIN}secret", NULL, "PLAIN"},
+        {"secret", "CLEAR", "CLEAR"},
+        {"{broken", NULL, "?"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct buf b = BUF_INIT;
+        password_kind(cases[i].stored, cases[i].default_scheme, &b);
+        if (strcmp(buf_cstr(&b), cases[i].kind) != 0)
+            fail_msg("%s: kind '%s', expected '%s'", cases[i].stored, buf_cstr(&b), cases[i].kind);
+        buf_free(&b);
+    }
+}
+
+static void test_dummy_hash(void **state)
+{
+    (void)state;
+    const char *h = password_dummy_hash();
+    assert_non_null(h);
+    assert_ptr_equal(h, password_dummy_hash());
+    assert_int_equal(strncmp(h, "{SHA512-CRYPT}$6$", 17), 0);
+    /* A real hash: checking a password against it costs what it should. */
+    assert_int_equal(verify(h, NULL, "anything"), 0);
 }
 
 /* Last: it changes the process's salt key. */
@@ -271,6 +310,8 @@ int main(void)
         cmocka_unit_test(test_weak),
         cmocka_unit_test(test_scram_credentials),
         cmocka_unit_test(test_scheme_predicates),
+        cmocka_unit_test(test_kind),
+        cmocka_unit_test(test_dummy_hash),
         cmocka_unit_test(test_scram_user_salt_init),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

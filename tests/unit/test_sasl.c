@@ -464,7 +464,8 @@ static void test_scram_unknown_user(void **state)
     struct sasl_server *s = scram_start("n,,n=nobody,r=abc", NULL, &sf);
     /* Looks like any user: i=4096 and the salt a {PLAIN} user would get. */
     struct scram_credentials plain;
-    assert_int_equal(password_scram_credentials("{PLAIN}pencil", NULL, "nobody", &plain, &err), 0);
+    assert_int_equal(password_scram_credentials("{PLAIN}pencil", NULL, "nobody", 0, &plain, &err),
+                     0);
     struct buf expect = BUF_INIT;
     buf_puts(&expect, ",s=");
     base64_encode(plain.salt, plain.salt_len, &expect);
@@ -484,6 +485,125 @@ static void test_scram_unknown_user(void **state)
     buf_free(&sf);
     buf_free(&sf2);
     buf_free(&out);
+    buf_free(&fin);
+}
+
+/* The server-first message for `name` with the given credentials (fake: as an
+ * unknown user's), its "s=" and "i=" values into salt_b64 and iter. */
+static void server_first_of(const char *name, const struct scram_credentials *c, bool fake,
+                            struct buf *salt_b64, unsigned long *iter)
+{
+    struct buf first = BUF_INIT, out = BUF_INIT;
+    const char *err = NULL;
+    buf_printf(&first, "n,,n=%s,r=abc", name);
+    struct sasl_server *s = sasl_server_new(SASL_MECH_SCRAM_SHA_256);
+    assert_int_equal(step(s, first.data, first.len, &out, &err), SASL_NEED_CREDENTIALS);
+    buf_reset(&out);
+    if (fake)
+        assert_int_equal(sasl_scram_set_fake_credentials(s, c, &out), SASL_CONTINUE);
+    else
+        assert_int_equal(sasl_scram_set_credentials(s, c, &out), SASL_CONTINUE);
+    const char *sp = strstr(out.data, ",s="), *ip = strstr(out.data, ",i=");
+    assert_non_null(sp);
+    assert_non_null(ip);
+    buf_reset(salt_b64);
+    buf_append(salt_b64, sp + 3, (size_t)(ip - sp - 3));
+    char *end;
+    *iter = strtoul(ip + 3, &end, 10);
+    assert_int_equal(*end, '\0');
+    sasl_server_free(s);
+    buf_free(&first);
+    buf_free(&out);
+}
+
+/* The made-up credentials of a user who cannot do SCRAM: a salt derived from
+ * the name (the same every time, another for another name), of the length
+ * and form a real user's has, and the iteration count asked for. */
+static void test_scram_fake_salt(void **state)
+{
+    (void)state;
+    struct scram_credentials a, b, c, real;
+    const char *err = NULL;
+    scram_fake_credentials("nobody", 0, &a);
+    scram_fake_credentials("nobody", 0, &b);
+    scram_fake_credentials("nobodz", 0, &c);
+    assert_int_equal(a.salt_len, SCRAM_DERIVED_SALT_LEN);
+    assert_int_equal(a.iterations, SCRAM_DEFAULT_ITERATIONS);
+    /* Deterministic per name... */
+    assert_int_equal(b.salt_len, a.salt_len);
+    assert_memory_equal(a.salt, b.salt, a.salt_len);
+    /* ...with keys nobody knows, new each time... */
+    assert_memory_not_equal(a.stored_key, b.stored_key, sizeof(a.stored_key));
+    assert_memory_not_equal(a.server_key, b.server_key, sizeof(a.server_key));
+    /* ...and different per name. */
+    assert_memory_not_equal(a.salt, c.salt, a.salt_len);
+    /* The salt a {PLAIN} entry of that name gets: an unknown user looks like one. */
+    assert_int_equal(password_scram_credentials("{PLAIN}pencil", NULL, "nobody", 0, &real, &err),
+                     0);
+    assert_int_equal(real.salt_len, a.salt_len);
+    assert_memory_equal(real.salt, a.salt, a.salt_len);
+
+    /* A real user's stored credentials, as `gannet passwd -s SCRAM-SHA-256`
+     * makes them: the server-first messages have the same form. */
+    struct buf stored = BUF_INIT, real_salt = BUF_INIT, fake_salt = BUF_INIT, fake_salt2 = BUF_INIT,
+               other_salt = BUF_INIT;
+    assert_int_equal(password_hash("SCRAM-SHA-256", "pencil", &stored, &err), 0);
+    assert_int_equal(password_scram_credentials(stored.data, NULL, "alice", 0, &real, &err), 0);
+    unsigned long real_iter, fake_iter, iter;
+    server_first_of("alice", &real, false, &real_salt, &real_iter);
+    server_first_of("nobody", &a, true, &fake_salt, &fake_iter);
+    assert_int_equal(fake_iter, real_iter);
+    assert_int_equal(fake_salt.len, real_salt.len);
+    assert_int_equal(fake_salt.len, 24); /* 16 bytes in base64 */
+    assert_non_null(strstr(fake_salt.data, "=="));
+    /* Another try for the same name: the same salt, as a stored user's. */
+    server_first_of("nobody", &b, true, &fake_salt2, &iter);
+    assert_string_equal(fake_salt.data, fake_salt2.data);
+    server_first_of("nobodz", &c, true, &other_salt, &iter);
+    assert_string_not_equal(fake_salt.data, other_salt.data);
+
+    /* The passdb's iteration count, when its users have another one. */
+    scram_fake_credentials("nobody", 50000, &c);
+    assert_int_equal(c.iterations, 50000);
+    assert_memory_equal(c.salt, a.salt, a.salt_len);
+    server_first_of("nobody", &c, true, &other_salt, &iter);
+    assert_int_equal(iter, 50000);
+    assert_string_equal(other_salt.data, fake_salt.data);
+    /* ...and a {PLAIN} entry gets that count too. */
+    assert_int_equal(password_scram_credentials("{PLAIN}pencil", NULL, "carol", 50000, &real, &err),
+                     0);
+    assert_int_equal(real.iterations, 50000);
+    buf_free(&stored);
+    buf_free(&real_salt);
+    buf_free(&fake_salt);
+    buf_free(&fake_salt2);
+    buf_free(&other_salt);
+}
+
+/* An exchange with made-up credentials fails at the proof, whatever the
+ * client sends, as a wrong password does. */
+static void test_scram_fake_credentials_fail(void **state)
+{
+    (void)state;
+    struct scram_credentials fake;
+    struct buf out = BUF_INIT, sf = BUF_INIT, fin = BUF_INIT;
+    const char *err = NULL;
+    scram_fake_credentials("nobody", 0, &fake);
+    struct sasl_server *s = sasl_server_new(SASL_MECH_SCRAM_SHA_256);
+    assert_int_equal(step(s, "n,,n=nobody,r=abc", 17, &out, &err), SASL_NEED_CREDENTIALS);
+    assert_int_equal(sasl_scram_set_fake_credentials(s, &fake, &sf), SASL_CONTINUE);
+    client_final("pencil", "n,,", "n=nobody,r=abc", sf.data, &fin);
+    assert_int_equal(step(s, fin.data, fin.len, &out, &err), SASL_FAIL);
+    assert_string_equal(err, "unknown user");
+    assert_int_equal(out.len, 0);
+    sasl_server_free(s);
+    /* Unusable credentials end the exchange. */
+    s = sasl_server_new(SASL_MECH_SCRAM_SHA_256);
+    assert_int_equal(step(s, "n,,n=nobody,r=abc", 17, &out, &err), SASL_NEED_CREDENTIALS);
+    assert_int_equal(sasl_scram_set_fake_credentials(s, NULL, &sf), SASL_FAIL);
+    sasl_server_free(s);
+    buf_free(&out);
+    buf_free(&sf);
     buf_free(&fin);
 }
 
@@ -555,6 +675,8 @@ int main(void)
         cmocka_unit_test(test_scram_wrong_nonce),
         cmocka_unit_test(test_scram_channel_binding),
         cmocka_unit_test(test_scram_unknown_user),
+        cmocka_unit_test(test_scram_fake_salt),
+        cmocka_unit_test(test_scram_fake_credentials_fail),
         cmocka_unit_test(test_scram_usernames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

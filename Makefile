@@ -5,6 +5,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 SYSCONFDIR ?= /etc
+STATEDIR ?= /var/lib/gannet
 BUILD   ?= build
 CC      ?= cc
 PKG_CONFIG ?= pkg-config
@@ -27,7 +28,8 @@ PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
 CFLAGS  += -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) -Isrc -DGANNET_VERSION='"$(VERSION)"' \
-           -DGANNET_SYSCONFDIR='"$(SYSCONFDIR)"' $(PKG_CFLAGS) -pthread -MMD -MP
+           -DGANNET_SYSCONFDIR='"$(SYSCONFDIR)"' -DGANNET_STATEDIR='"$(STATEDIR)"' $(PKG_CFLAGS) \
+           -pthread -MMD -MP
 LDFLAGS += $(OPT) -pthread
 LDLIBS  += $(PKG_LIBS)
 
@@ -108,7 +110,8 @@ install: $(BUILD)/gannet
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   := -std=c17 -D_GNU_SOURCE -O1 -g -Isrc -DGANNET_VERSION='"$(VERSION)"' \
-                -DGANNET_SYSCONFDIR='"$(SYSCONFDIR)"' $(PKG_CFLAGS) -pthread \
+                -DGANNET_SYSCONFDIR='"$(SYSCONFDIR)"' -DGANNET_STATEDIR='"$(STATEDIR)"' \
+                $(PKG_CFLAGS) -pthread \
                 -fsanitize=fuzzer-no-link,address,undefined
 FUZZ_OBJS    := $(CORE_SRCS:%.c=build-fuzz/%.o)
 FUZZ_BINS    := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))

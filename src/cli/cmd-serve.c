@@ -2,6 +2,7 @@
  * master process (net/server.c) with the protocols and the per-worker state. */
 #include "auth/auth-request.h"
 #include "auth/password.h"
+#include "auth/scram-secret.h"
 #include "cli/commands.h"
 #include "cli/config-audit.h"
 #include "imap/session.h"
@@ -98,14 +99,31 @@ int cmd_serve(int argc, char **argv)
         free(set);
         return 1;
     }
-    /* One key for every worker, so that SCRAM salts of {PLAIN} and unknown
-     * users do not change from one connection to the next (RFC 5802 §9). */
-    unsigned char salt_secret[32];
-    if (RAND_bytes(salt_secret, sizeof(salt_secret)) != 1) {
-        fprintf(stderr, "gannet: no randomness available\n");
-        return 1;
+    /* One key for every worker and every start, so that the SCRAM salts of
+     * {PLAIN} and unknown users stay what they were, like a stored user's
+     * (RFC 5802 §9): a salt that changed with a restart would single out the
+     * names that do not exist. Without a state_dir it still holds within
+     * this run. */
+    unsigned char salt_secret[SCRAM_SECRET_LEN];
+    struct buf why = BUF_INIT;
+    bool created = false;
+    if (scram_secret_load(set->state_dir, salt_secret, &created, &why) < 0) {
+        log_warning(NULL,
+                    "cannot keep the SCRAM salt secret in state_dir: %s; the SCRAM salts of "
+                    "unknown users change at each restart, which lets a client who compares "
+                    "them tell which users exist",
+                    buf_cstr(&why));
+        if (RAND_bytes(salt_secret, sizeof(salt_secret)) != 1) {
+            fprintf(stderr, "gannet: no randomness available\n");
+            buf_free(&why);
+            return 1;
+        }
+    } else if (created) {
+        log_info(NULL, "made a new SCRAM salt secret in %s/%s", set->state_dir, SCRAM_SECRET_FILE);
     }
+    buf_free(&why);
     scram_user_salt_init(salt_secret, sizeof(salt_secret));
+    explicit_bzero(salt_secret, sizeof(salt_secret));
     struct server_hooks hooks = {
         .protocols = protocols,
         .worker_init = worker_init,

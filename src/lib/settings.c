@@ -150,6 +150,7 @@ static const struct setting_def setting_defs[] = {
     {"mail_gid", TOP(mail_gid), V_STRING, NULL, NULL, NULL},
     {"mail_max_userip_connections", TOP(mail_max_userip_connections), V_UINT, "10", NULL, NULL},
     {"log_path", TOP(log_path), V_STRING, NULL, NULL, NULL},
+    {"state_dir", TOP(state_dir), V_STRING, GANNET_STATEDIR, NULL, NULL},
     {"imap_max_line_length", TOP(imap_max_line_length), V_SIZE, "64k", NULL, NULL},
     {"login_max_line_length", TOP(login_max_line_length), V_SIZE, "8k", NULL, NULL},
     {"auth_max_sasl_size", TOP(auth_max_sasl_size), V_SIZE, "16k", NULL, NULL},

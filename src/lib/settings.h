@@ -11,6 +11,9 @@
 #include <stddef.h>
 
 #define GANNET_DEFAULT_CONFIG GANNET_SYSCONFDIR "/gannet/gannet.conf"
+#ifndef GANNET_STATEDIR
+#define GANNET_STATEDIR "/var/lib/gannet"
+#endif
 
 enum ssl_mode { SSL_MODE_NO, SSL_MODE_YES, SSL_MODE_REQUIRED };
 
@@ -68,7 +71,8 @@ struct settings {
     char *mail_gid;
     unsigned mail_max_userip_connections; /* default 10 */
 
-    char *log_path; /* NULL: syslog; "syslog", or a file; -F overrides with stderr */
+    char *log_path;  /* NULL: syslog; "syslog", or a file; -F overrides with stderr */
+    char *state_dir; /* what must outlive a restart (the SCRAM salt secret); GANNET_STATEDIR */
 
     /* Limits against bad input (gannet's own names, where Dovecot has none). */
     size_t imap_max_line_length;           /* after login; default 65536 (Dovecot's) */

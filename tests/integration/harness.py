@@ -624,6 +624,7 @@ class GannetServer:
             f"mail_uid = {self.mail_user}",
             f"mail_gid = {self.mail_group}",
             f"mail_location = maildir:{self.home}/%u/Maildir",
+            f"state_dir = {self.dir}",
             "passdb {",
             "  driver = passwd-file",
             f"  args = {self.users_file}",

@@ -8,9 +8,13 @@
 #include <cmocka.h>
 
 #include "auth/password.h"
+#include "auth/scram-secret.h"
 #include "lib/base64.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* `doveadm pw -s SCHEME -p secret` (Dovecot 2.3.19). */
 static const char *const dovecot_secret[] = {
@@ -281,6 +285,48 @@ static void test_dummy_hash(void **state)
     assert_int_equal(verify(h, NULL, "anything"), 0);
 }
 
+/* The install's secret: made once, then the same bytes at every start. */
+static void test_scram_secret_file(void **state)
+{
+    (void)state;
+    char dir[64], sub[96], path[128];
+    snprintf(dir, sizeof(dir), "/tmp/gannet-test-secret-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(sub, sizeof(sub), "%s/state", dir);
+    snprintf(path, sizeof(path), "%s/%s", sub, SCRAM_SECRET_FILE);
+    unsigned char a[SCRAM_SECRET_LEN], b[SCRAM_SECRET_LEN];
+    bool created = false;
+    struct buf err = BUF_INIT;
+    /* The directory is made when missing, the file with mode 0600. */
+    assert_int_equal(scram_secret_load(sub, a, &created, &err), 0);
+    assert_true(created);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(st.st_size, SCRAM_SECRET_LEN);
+    assert_int_equal(stat(sub, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    assert_int_equal(scram_secret_load(sub, b, &created, &err), 0);
+    assert_false(created);
+    assert_memory_equal(a, b, sizeof(a));
+    /* A file of the wrong size is an error, never silently replaced. */
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("short", f);
+    fclose(f);
+    assert_int_equal(scram_secret_load(sub, b, &created, &err), -1);
+    assert_non_null(strstr(buf_cstr(&err), "not a file of 32 bytes"));
+    /* A directory that cannot be made. */
+    buf_reset(&err);
+    snprintf(sub, sizeof(sub), "%s/no/such", dir);
+    assert_int_equal(scram_secret_load(sub, b, &created, &err), -1);
+    assert_non_null(strstr(buf_cstr(&err), "No such file or directory"));
+    buf_free(&err);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* Last: it changes the process's salt key. */
 static void test_scram_user_salt_init(void **state)
 {
@@ -312,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_scheme_predicates),
         cmocka_unit_test(test_kind),
         cmocka_unit_test(test_dummy_hash),
+        cmocka_unit_test(test_scram_secret_file),
         cmocka_unit_test(test_scram_user_salt_init),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -447,10 +447,10 @@ static void test_scan_gannet(void **state)
     assert_non_null(f);
     fprintf(f,
             "ssl_cert = <%s/c.pem\nssl_key = <%s/k.pem\nmail_uid = %s\nmail_gid = %s\n"
-            "mail_location = maildir:%s/home/%%u/Maildir\n"
+            "mail_location = maildir:%s/home/%%u/Maildir\nstate_dir = %s\n"
             "passdb {\n  driver = passwd-file\n  args = %s/users\n}\n"
             "userdb {\n  driver = static\n  args = uid=%s gid=%s home=%s/home/%%u\n}\n",
-            dir, dir, user, group, dir, dir, user, group, dir);
+            dir, dir, user, group, dir, dir, dir, user, group, dir);
     static const char *const names[] = {"imap", "imaps", "pop3", "pop3s"};
     for (int s = 0; s < 2; s++) {
         fprintf(f, "service %s-login {\n", s ? "pop3" : "imap");

@@ -5,10 +5,12 @@
 #include "cli/commands.h"
 
 #include "cli/config-audit.h"
+#include "cli/options.h"
 #include "lib/buf.h"
 #include "lib/settings.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char config_usage[] = "usage: gannet config check [-c FILE]\n";
@@ -40,26 +42,23 @@ static int config_check(const char *path)
 
 int cmd_config(int argc, char **argv)
 {
-    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-        fputs(config_usage, stdout);
-        return 0;
-    }
-    if (argc < 2 || strcmp(argv[1], "check") != 0) {
+    /* "check" is the first argument that is not an option: -c FILE may come
+     * before it (`gannet config -c FILE check`). */
+    struct cli_opts o;
+    int rc = cli_opts_parse(argc, argv, "", config_usage, &o);
+    if (rc != 0)
+        return rc == 1 ? 0 : 1;
+    if (o.n_args == 0 || strcmp(o.args[0], "check") != 0) {
         fputs(config_usage, stderr);
+        free(o.args);
         return 1;
     }
-    const char *path = GANNET_DEFAULT_CONFIG;
-    for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
-            path = argv[++i];
-        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            fputs(config_usage, stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "gannet config check: unexpected argument '%s'\n%s", argv[i],
-                    config_usage);
-            return 1;
-        }
+    if (o.n_args > 1) {
+        fprintf(stderr, "gannet config check: unexpected argument '%s'\n%s", o.args[1],
+                config_usage);
+        free(o.args);
+        return 1;
     }
-    return config_check(path);
+    free(o.args);
+    return config_check(o.config);
 }

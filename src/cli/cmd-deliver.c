@@ -89,8 +89,8 @@ static int deliver(struct store_mailbox *m, uint32_t *uid, struct buf *err)
 
 int cmd_deliver(int argc, char **argv)
 {
-    struct admin_opts o;
-    int rc = admin_opts_parse(argc, argv, "m", deliver_usage, &o);
+    struct cli_opts o;
+    int rc = admin_opts_parse(argc, argv, "u:m:", deliver_usage, &o);
     if (rc != 0)
         return rc == 1 ? 0 : EX_USAGE;
     if (o.n_args != 0) {

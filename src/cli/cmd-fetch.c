@@ -356,8 +356,8 @@ out:
 
 int cmd_fetch(int argc, char **argv)
 {
-    struct admin_opts o;
-    int rc = admin_opts_parse(argc, argv, "", fetch_usage, &o);
+    struct cli_opts o;
+    int rc = admin_opts_parse(argc, argv, "u:", fetch_usage, &o);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
     enum item items[MAX_ITEMS];

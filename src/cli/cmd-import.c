@@ -110,8 +110,8 @@ out:
 
 int cmd_import(int argc, char **argv)
 {
-    struct admin_opts o;
-    int rc = admin_opts_parse(argc, argv, "m", import_usage, &o);
+    struct cli_opts o;
+    int rc = admin_opts_parse(argc, argv, "u:m:", import_usage, &o);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
     struct buf err = BUF_INIT;

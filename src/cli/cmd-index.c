@@ -37,18 +37,31 @@ static void rebuild_progress(void *ctx, const char *mailbox, size_t done, size_t
 
 int cmd_index(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "rebuild") != 0) {
-        bool help = argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0);
-        fputs(index_usage, help ? stdout : stderr);
-        return help ? 0 : EX_USAGE;
+    if (argc < 2) {
+        fputs(index_usage, stderr);
+        return EX_USAGE;
     }
-    struct admin_opts o;
-    int rc = admin_opts_parse(argc - 1, argv + 1, "", index_usage, &o);
+    /* "rebuild" is the first argument that is not an option: -c FILE may
+     * come before it (`gannet index -c FILE rebuild -u USER`). */
+    struct cli_opts o;
+    int rc = cli_opts_parse(argc, argv, "u:", index_usage, &o);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
-    if (o.n_args != 0) {
-        fprintf(stderr, "gannet index rebuild: unexpected argument '%s'\n%s", o.args[0],
+    if (o.n_args == 0 || strcmp(o.args[0], "rebuild") != 0) {
+        if (o.n_args == 0)
+            fputs(index_usage, stderr);
+        else
+            fprintf(stderr, "gannet index: unknown command '%s'\n%s", o.args[0], index_usage);
+        free(o.args);
+        return EX_USAGE;
+    }
+    if (o.n_args > 1) {
+        fprintf(stderr, "gannet index rebuild: unexpected argument '%s'\n%s", o.args[1],
                 index_usage);
+        free(o.args);
+        return EX_USAGE;
+    }
+    if (admin_opts_need_user(&o, "index rebuild", index_usage) != 0) {
         free(o.args);
         return EX_USAGE;
     }

@@ -144,29 +144,47 @@ int cmd_mailbox(int argc, char **argv)
         fputs(mailbox_usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? EX_USAGE : 0;
     }
-    const char *sub = argv[1];
-    static const char *const subs[] = {"list", "create", "delete", "rename", "status"};
-    size_t which;
-    for (which = 0; which < sizeof(subs) / sizeof(subs[0]); which++)
-        if (strcmp(sub, subs[which]) == 0)
-            break;
-    if (which == sizeof(subs) / sizeof(subs[0])) {
-        fprintf(stderr, "gannet mailbox: unknown command '%s'\n%s", sub, mailbox_usage);
-        return EX_USAGE;
-    }
-    struct admin_opts o;
-    int rc = admin_opts_parse(argc - 1, argv + 1, which == 4 ? "f" : "", mailbox_usage, &o);
+    /* The subcommand is the first argument that is not an option, so that
+     * -c FILE may come before it too (`gannet mailbox -c FILE status ...`). */
+    struct cli_opts o;
+    int rc = cli_opts_parse(argc, argv, "u:f:", mailbox_usage, &o);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
+    char **all_args = o.args;
+    static const char *const subs[] = {"list", "create", "delete", "rename", "status"};
+    const char *sub = o.n_args > 0 ? o.args[0] : NULL;
+    size_t which = 0;
+    while (sub && which < sizeof(subs) / sizeof(subs[0]) && strcmp(sub, subs[which]) != 0)
+        which++;
+    if (!sub || which == sizeof(subs) / sizeof(subs[0])) {
+        if (sub)
+            fprintf(stderr, "gannet mailbox: unknown command '%s'\n%s", sub, mailbox_usage);
+        else
+            fprintf(stderr, "gannet mailbox: list, create, delete, rename or status is needed\n%s",
+                    mailbox_usage);
+        free(all_args);
+        return EX_USAGE;
+    }
+    o.args++;
+    o.n_args--;
+    char cmd[32];
+    snprintf(cmd, sizeof(cmd), "mailbox %s", sub);
+    if (o.fields && which != 4) {
+        fprintf(stderr, "gannet %s: unknown option '-f'\n%s", cmd, mailbox_usage);
+        free(all_args);
+        return EX_USAGE;
+    }
+    if (admin_opts_need_user(&o, cmd, mailbox_usage) != 0) {
+        free(all_args);
+        return EX_USAGE;
+    }
     int want_min[] = {0, 1, 1, 2, 1}, want_max[] = {0, 1 << 20, 1 << 20, 2, 1};
     if (o.n_args < want_min[which] || o.n_args > want_max[which]) {
-        fprintf(stderr, "gannet mailbox %s: wrong number of arguments\n%s", sub, mailbox_usage);
-        free(o.args);
+        fprintf(stderr, "gannet %s: wrong number of arguments\n%s", cmd, mailbox_usage);
+        free(all_args);
         return EX_USAGE;
     }
 
-    char cmd[32];
-    snprintf(cmd, sizeof(cmd), "mailbox %s", sub);
     struct mail_user mu;
     struct buf err = BUF_INIT;
     enum status_field fields[2 * F_COUNT];
@@ -220,6 +238,6 @@ int cmd_mailbox(int argc, char **argv)
 out:
     mail_user_deinit(&mu);
     buf_free(&err);
-    free(o.args);
+    free(all_args);
     return rc;
 }

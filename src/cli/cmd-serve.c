@@ -5,13 +5,13 @@
 #include "auth/scram-secret.h"
 #include "cli/commands.h"
 #include "cli/config-audit.h"
+#include "cli/options.h"
 #include "imap/session.h"
 #include "lib/log.h"
 #include "lib/settings.h"
 #include "net/server.h"
 #include "pop3/session.h"
 
-#include <getopt.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,27 +55,19 @@ static void settings_loaded(const struct settings *set)
 
 int cmd_serve(int argc, char **argv)
 {
-    const char *config = GANNET_DEFAULT_CONFIG;
-    bool foreground = false;
-    int opt;
-    optind = 1;
-    while ((opt = getopt(argc, argv, "c:F")) != -1) {
-        switch (opt) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'F':
-            foreground = true;
-            break;
-        default:
-            fprintf(stderr, "usage: gannet serve [-c FILE] [-F]\n");
-            return 1;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "usage: gannet serve [-c FILE] [-F]\n");
+    static const char serve_usage[] = "usage: gannet serve [-c FILE] [-F]\n";
+    struct cli_opts o;
+    int rc = cli_opts_parse(argc, argv, "F", serve_usage, &o);
+    if (rc != 0)
+        return rc == 1 ? 0 : 1;
+    if (o.n_args != 0) {
+        fprintf(stderr, "gannet serve: unexpected argument '%s'\n%s", o.args[0], serve_usage);
+        free(o.args);
         return 1;
     }
+    free(o.args);
+    const char *config = o.config;
+    bool foreground = o.foreground;
     /* SIGHUP re-reads the file after the daemon has moved to /. */
     char *absolute = realpath(config, NULL);
     if (absolute)

@@ -5,78 +5,31 @@
 #include "store/mail-location.h"
 #include "store/store.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <unistd.h>
 
-int admin_opts_parse(int argc, char **argv, const char *allowed, const char *usage,
-                     struct admin_opts *o)
+int admin_opts_parse(int argc, char **argv, const char *spec, const char *usage, struct cli_opts *o)
 {
-    memset(o, 0, sizeof(*o));
-    o->config = GANNET_DEFAULT_CONFIG;
-    /* "+": stop at the first positional argument (the loop below resumes);
-     * each extra letter takes a value. */
-    char spec[32] = "+c:u:h";
-    size_t n = strlen(spec);
-    for (const char *a = allowed; *a && n + 2 < sizeof(spec); a++) {
-        spec[n++] = *a;
-        spec[n++] = ':';
+    int rc = cli_opts_parse(argc, argv, spec, usage, o);
+    if (rc != 0)
+        return rc;
+    rc = admin_opts_need_user(o, argv[0], usage);
+    if (rc != 0) {
+        free(o->args);
+        o->args = NULL;
     }
-    spec[n] = '\0';
-    optind = 1;
-    opterr = 0;
-    /* Options may come after the positional arguments too ("status INBOX -u x"). */
-    char **pos = xcalloc((size_t)argc + 1, sizeof(char *));
-    int n_pos = 0;
-    while (optind < argc) {
-        int c = getopt(argc, argv, spec);
-        if (c == -1) {
-            if (optind < argc && strcmp(argv[optind - 1], "--") == 0) {
-                while (optind < argc)
-                    pos[n_pos++] = argv[optind++];
-                break;
-            }
-            pos[n_pos++] = argv[optind++];
-            continue;
-        }
-        switch (c) {
-        case 'c':
-            o->config = optarg;
-            break;
-        case 'u':
-            o->user = optarg;
-            break;
-        case 'm':
-            o->mailbox = optarg;
-            break;
-        case 'f':
-            o->fields = optarg;
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            free(pos);
-            return 1;
-        default:
-            if (optopt && strchr(spec, optopt))
-                fprintf(stderr, "gannet %s: option -%c needs a value\n%s", argv[0], optopt, usage);
-            else
-                fprintf(stderr, "gannet %s: unknown option '%s'\n%s", argv[0], argv[optind - 1],
-                        usage);
-            free(pos);
-            return EX_USAGE;
-        }
-    }
-    if (!o->user || !*o->user) {
-        fprintf(stderr, "gannet %s: -u USER is required\n%s", argv[0], usage);
-        free(pos);
-        return EX_USAGE;
-    }
-    o->args = pos;
-    o->n_args = n_pos;
-    return 0;
+    return rc;
+}
+
+int admin_opts_need_user(struct cli_opts *o, const char *cmd, const char *usage)
+{
+    if (o->user && *o->user)
+        return 0;
+    fprintf(stderr, "gannet %s: -u USER is required\n%s", cmd, usage);
+    return EX_USAGE;
 }
 
 int mail_user_init(struct mail_user *mu, const char *config, const char *user, struct buf *err)

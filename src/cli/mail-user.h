@@ -7,6 +7,7 @@
 #ifndef GANNET_CLI_MAIL_USER_H
 #define GANNET_CLI_MAIL_USER_H
 
+#include "cli/options.h"
 #include "lib/buf.h"
 #include "lib/settings.h"
 #include "net/privs.h"
@@ -15,23 +16,14 @@
 
 struct store;
 
-/* The options every admin command takes: -c FILE -u USER, and the ones some
- * take: -m MAILBOX, -f FIELDS. args/n_args: what is left (positional). */
-struct admin_opts {
-    const char *config;
-    const char *user;
-    const char *mailbox;
-    const char *fields;
-    char **args;
-    int n_args;
-};
+/* cli_opts_parse() (cli/options.h) for the admin commands without a
+ * subcommand: `spec` names their options ("u:m:"); -u USER is required. */
+int admin_opts_parse(int argc, char **argv, const char *spec, const char *usage,
+                     struct cli_opts *o);
 
-/* Parses argv (argv[0] is the command's name); `allowed` lists the option
- * letters beyond c and u that this command takes ("m", "f", ""). Returns 0, or
- * EX_USAGE after printing one line and the usage to stderr; 1 for -h (the usage
- * went to stdout: exit 0). */
-int admin_opts_parse(int argc, char **argv, const char *allowed, const char *usage,
-                     struct admin_opts *o);
+/* 0 when -u USER was given; otherwise EX_USAGE after one line naming cmd and
+ * the usage on stderr. */
+int admin_opts_need_user(struct cli_opts *o, const char *cmd, const char *usage);
 
 /* One user's mail, owned by the command that opened it. */
 struct mail_user {

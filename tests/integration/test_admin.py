@@ -12,12 +12,14 @@ import pty
 import pwd
 import re
 import shutil
+import socket
 import sqlite3
 import subprocess
 import tempfile
+import time
 import unittest
 
-from harness import GANNET, REPO, GannetServer
+from harness import GANNET, HOST, REPO, GannetServer
 
 DATA = os.path.join(REPO, "tests", "data")
 
@@ -484,6 +486,107 @@ class TestRebuild(AdminTestCase):
         self.assertFalse(os.path.exists(index + ".corrupt"))
         self.assertEqual(self.status()["highestmodseq"], modseq)
         self.assertOwnedByMailUser()
+
+
+class TestConfigOption(AdminTestCase):
+    """-c FILE before the command (as doveadm takes it), between a command and
+    its subcommand, and among the options; given twice, the last one counts,
+    as with doveadm (issue: global options anywhere)."""
+
+    def raw(self, *args, input=b"", check=None):
+        """gannet with exactly these arguments (run_g adds -c FILE at the end)."""
+        r = subprocess.run([GANNET, *args], input=input, capture_output=True, timeout=120)
+        if check is not None:
+            self.assertEqual(r.returncode, check,
+                             f"gannet {' '.join(args)}: {r.returncode}\n"
+                             f"{r.stderr.decode(errors='replace')}")
+        return r
+
+    def messages(self, *args):
+        line = self.raw(*args, check=0).stdout.decode().strip()
+        self.assertRegex(line, r"^messages=\d+$", args)
+        return int(line.split("=")[1])
+
+    def test_before_the_command(self):
+        conf = self.srv.conf
+        self.raw("-c", conf, "deliver", "-u", "alice", input=message(1), check=0)
+        self.assertEqual(self.status()["messages"], 1)
+        self.assertEqual(
+            self.messages("-c", conf, "mailbox", "status", "-u", "alice", "-f", "messages",
+                          "INBOX"), 1)
+        self.raw("-c", conf, "mailbox", "create", "-u", "alice", "Work", check=0)
+        self.assertIn("Work", self.raw("-c", conf, "mailbox", "list", "-u", "alice",
+                                       check=0).stdout.decode().splitlines())
+        self.assertRegex(self.raw("-c", conf, "fetch", "-u", "alice", "INBOX", "1", "uid",
+                                  check=0).stdout.decode(), r"^\* 1 FETCH \(UID 1\)")
+        self.raw("-c" + conf, "index", "rebuild", "-u", "alice", check=0)
+        out = self.raw("-c", conf, "config", "check", check=0).stdout.decode()
+        self.assertIn(conf, out.splitlines()[0])
+        self.assertOwnedByMailUser()
+
+    def test_between_the_command_and_its_subcommand(self):
+        conf = self.srv.conf
+        self.deliver(message(1))
+        self.assertEqual(
+            self.messages("mailbox", "-c", conf, "status", "-u", "alice", "-f", "messages",
+                          "INBOX"), 1)
+        self.raw("mailbox", "-u", "alice", "-c", conf, "create", "Work", check=0)
+        self.assertEqual(self.status("Work")["messages"], 0)
+        self.raw("index", "-c", conf, "rebuild", "-u", "alice", check=0)
+        out = self.raw("config", "-c", conf, "check", check=0).stdout.decode()
+        self.assertIn(conf, out.splitlines()[0])
+
+    def test_among_the_options_and_the_last_one_counts(self):
+        conf, missing = self.srv.conf, os.path.join(self.srv.dir, "missing.conf")
+        self.deliver(message(1))
+        # before the command, then among the options: the second one counts
+        self.assertEqual(
+            self.messages("-c", missing, "mailbox", "status", "-u", "alice", "-c", conf, "-f",
+                          "messages", "INBOX"), 1)
+        self.assertEqual(
+            self.messages("-c", missing, "-c", conf, "mailbox", "status", "-u", "alice", "-f",
+                          "messages", "INBOX"), 1)
+        self.raw("-c", missing, "deliver", "-u", "alice", "-c", conf, input=message(2), check=0)
+        self.assertEqual(self.status()["messages"], 2)
+        # and the other way round: the file named last is the one read
+        for args in (("-c", conf, "mailbox", "status", "-u", "alice", "INBOX", "-c", missing),
+                     ("mailbox", "-c", conf, "list", "-c", missing, "-u", "alice"),
+                     ("-c", conf, "index", "rebuild", "-u", "alice", "-c", missing),
+                     ("-c", conf, "config", "check", "-c", missing)):
+            r = self.raw(*args)
+            self.assertNotEqual(r.returncode, 0, args)
+            self.assertIn(f"cannot read '{missing}'", r.stderr.decode(), args)
+            self.assertEqual(len(r.stderr.decode().strip().splitlines()), 1, args)
+
+    def test_usage_errors(self):
+        r = self.raw("-c")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("option -c needs a value", r.stderr.decode())
+        r = self.raw("mailbox", "status", "-u", "alice", "INBOX", "-c")
+        self.assertEqual(r.returncode, 64)
+        self.assertIn("option -c needs a value", r.stderr.decode())
+        # commands that read no configuration say so instead of ignoring it
+        for cmd in ("passwd", "probe", "version"):
+            r = self.raw("-c", self.srv.conf, cmd)
+            self.assertEqual(r.returncode, 1, cmd)
+            self.assertIn(f"gannet {cmd}: reads no configuration file (-c)", r.stderr.decode())
+        r = self.raw("-c", self.srv.conf, "mailbox")
+        self.assertEqual(r.returncode, 64)
+        self.assertIn("usage: gannet mailbox", r.stderr.decode())
+
+    def test_serve(self):
+        self.srv.spawn([GANNET, "-c", self.srv.conf, "serve", "-F"])
+        deadline = time.monotonic() + 10
+        while True:
+            self.assertIsNone(self.srv.proc.poll(), self.srv.log())
+            try:
+                with socket.create_connection((HOST, self.srv.ports["imap"]),
+                                              timeout=5) as s:
+                    self.assertTrue(s.recv(1024).startswith(b"* OK"))
+                break
+            except OSError:
+                self.assertLess(time.monotonic(), deadline, self.srv.log())
+                time.sleep(0.1)
 
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root to run as another user")

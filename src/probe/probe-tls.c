@@ -156,27 +156,91 @@ void probe_tls_checks(struct probe_port *p)
     buf_free(&legacy);
     cipher_checks(p, r);
     cert_checks(p, &r->cert);
-    /* Browsers always send ALPN, so refusing http/1.1 (RFC 9325 §3.4, RFC 7301
-     * §3.2 no_application_protocol) stops the browser-driven attack; a strict
-     * SNI check only adds defence in depth for certificates shared between
-     * hosts, so an unrelated SNI accepted alone is low. */
-    struct buf why = BUF_INIT;
-    if (r->alpn_http == TLS_SUPPORT_YES)
-        buf_puts(&why, "ALPN http/1.1 accepted");
-    if (r->alpn_other == TLS_SUPPORT_YES)
-        buf_printf(&why, "%sALPN %s accepted", why.len ? ", " : "",
-                   p->proto == PROBE_PROTO_IMAP ? "pop3" : "imap");
-    bool alpn = why.len > 0;
-    if (r->sni_unrelated == TLS_SUPPORT_YES)
-        buf_printf(&why, "%sunrelated SNI accepted", why.len ? ", " : "");
+    probe_tls_alpaca(&p->findings, r, p->proto);
+}
+
+/* How widely a certificate is likely shared: what ALPACA needs is a
+ * certificate that a browser also accepts for a web server's name. */
+enum cert_scope { CERT_UNSEEN, CERT_SINGLE, CERT_SHARED };
+
+/* The DNS names the certificate is for, listed in `names`: its dNSName SANs,
+ * or its CN when it has none (RFC 6125 §6.4.4, as OpenSSL matches).
+ * IP addresses do not count: they name this host only. */
+static enum cert_scope cert_scope(const struct tls_cert_info *c, struct buf *names)
+{
+    if (!c->present)
+        return CERT_UNSEEN;
+    size_t n = 0;
+    bool wildcard = false;
+    for (size_t i = 0; i < c->n_sans; i++) {
+        if (strncmp(c->sans[i], "DNS:", 4) != 0)
+            continue;
+        const char *name = c->sans[i] + 4;
+        buf_printf(names, "%s%s", n++ ? ", " : "", name);
+        wildcard = wildcard || strchr(name, '*') != NULL;
+    }
+    if (n == 0 && c->common_name[0]) {
+        buf_puts(names, c->common_name);
+        n = 1;
+        wildcard = strchr(c->common_name, '*') != NULL;
+    }
+    return wildcard || n > 1 ? CERT_SHARED : CERT_SINGLE;
+}
+
+void probe_tls_alpaca(struct probe_findings *f, const struct tls_scan_result *r,
+                      enum probe_proto proto)
+{
+    static const char refs[] = "RFC 9325 §3.4; RFC 7301 §3.2; ALPACA (USENIX Security 2021)";
+    const char *other = proto == PROBE_PROTO_IMAP ? "pop3" : "imap";
+    bool http = r->alpn_http == TLS_SUPPORT_YES, mail = r->alpn_other == TLS_SUPPORT_YES;
+    bool http_sel = http && r->alpn_http_selected, mail_sel = mail && r->alpn_other_selected;
+    bool ignores = (http && !http_sel) || (mail && !mail_sel);
+    bool sni = r->sni_unrelated == TLS_SUPPORT_YES;
+
+    struct buf why = BUF_INIT, names = BUF_INIT;
+    if (http)
+        buf_printf(&why, "ALPN http/1.1 %s", http_sel ? "selected" : "accepted, none selected");
+    if (mail)
+        buf_printf(&why, "%sALPN %s %s", why.len ? "; " : "", other,
+                   mail_sel ? "selected" : "accepted, none selected");
+    if (sni)
+        buf_printf(&why, "%sunrelated SNI accepted", why.len ? "; " : "");
+    enum cert_scope scope = cert_scope(&r->cert, &names);
     if (why.len)
-        probe_finding_add(&p->findings, "tls.alpaca", ST_FAIL, alpn ? SEV_MEDIUM : SEV_LOW,
-                          "RFC 9325 §3.4; RFC 7301 §3.2; ALPACA (USENIX Security 2021)",
-                          buf_cstr(&why), "Open to cross-protocol attacks (ALPACA): %s",
-                          buf_cstr(&why));
+        buf_printf(&why, "; certificate for %s",
+                   scope == CERT_UNSEEN ? "(not seen)"
+                   : names.len          ? buf_cstr(&names)
+                                        : "no DNS name");
+
+    /* The attack is a browser talking HTTPS to a name whose TCP traffic is
+     * redirected to the mail server; the browser must accept the mail
+     * server's certificate for that name. A server that selects http/1.1 (or
+     * the other mail protocol) takes part whatever its certificate; one that
+     * ignores ALPN only where the certificate also covers other services. */
+    if (http_sel || mail_sel)
+        probe_finding_add(f, "tls.alpaca", ST_FAIL, SEV_HIGH, refs, buf_cstr(&why),
+                          "Open to cross-protocol attacks (ALPACA): the server selects ALPN %s "
+                          "on this %s port; make it refuse protocols it does not serve",
+                          http_sel ? "http/1.1" : other, probe_proto_name(proto));
+    else if (ignores && scope != CERT_SINGLE)
+        probe_finding_add(f, "tls.alpaca", ST_FAIL, SEV_MEDIUM, refs, buf_cstr(&why),
+                          "Open to cross-protocol attacks (ALPACA): ALPN is ignored and the "
+                          "certificate %s; use strict ALPN where the server has it, else a "
+                          "certificate for the mail host alone",
+                          scope == CERT_UNSEEN ? "was not seen"
+                                               : "is likely shared with other services");
+    else if (ignores)
+        probe_finding_add(f, "tls.alpaca", ST_FAIL, SEV_LOW, refs, buf_cstr(&why),
+                          "ALPN is ignored (ALPACA), with a certificate for %s%s; use strict ALPN "
+                          "where the server has it, else keep this certificate for mail only",
+                          names.len ? buf_cstr(&names) : "IP addresses", names.len ? " alone" : "");
+    else if (sni)
+        probe_finding_add(f, "tls.alpaca", ST_FAIL, SEV_LOW, refs, buf_cstr(&why),
+                          "An unrelated SNI name is accepted (ALPACA, defence in depth for "
+                          "certificates shared between hosts)");
     else
-        probe_finding_add(&p->findings, "tls.alpaca", ST_PASS, SEV_MEDIUM,
-                          "RFC 9325 §3.4; RFC 7301 §3.2", "",
+        probe_finding_add(f, "tls.alpaca", ST_PASS, SEV_HIGH, "RFC 9325 §3.4; RFC 7301 §3.2", "",
                           "No foreign ALPN or unrelated SNI was accepted");
+    buf_free(&names);
     buf_free(&why);
 }

@@ -125,6 +125,14 @@ bool probe_tls_start(struct probe_port *p, struct event_base *base, const struct
                      const struct sockaddr *source, socklen_t source_len,
                      void (*done)(struct probe_port *p));
 void probe_tls_checks(struct probe_port *p);
+/* The tls.alpaca finding of a TLS inspection, graded by what the ALPACA attack
+ * needs (docs/findings.md): high when the server selects http/1.1 or the other
+ * mail protocol; when it ignores ALPN, medium with a certificate likely shared
+ * with other services (a wildcard, or more than one DNS name), low with a
+ * certificate for one DNS name (IP addresses aside); low for an unrelated SNI
+ * name accepted alone. */
+void probe_tls_alpaca(struct probe_findings *f, const struct tls_scan_result *r,
+                      enum probe_proto proto);
 void probe_tls_free(struct probe_port *p);
 
 /* Reports (report.c). Exit status: 0, or 2 when a finding at or above

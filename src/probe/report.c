@@ -218,8 +218,10 @@ static void json_tls(struct buf *o, const struct probe_port *p)
     buf_printf(o, "%u", r->dh_bits);
     jkey(o, &f, "alpn");
     buf_printf(o,
-               "{\"http/1.1\":\"%s\",\"other_mail_protocol\":\"%s\",\"own\":\"%s\",\"selected\":",
-               support_name(r->alpn_http), support_name(r->alpn_other), support_name(r->alpn_own));
+               "{\"http/1.1\":\"%s\",\"other_mail_protocol\":\"%s\",\"own\":\"%s\","
+               "\"http/1.1_selected\":%s,\"other_mail_protocol_selected\":%s,\"selected\":",
+               support_name(r->alpn_http), support_name(r->alpn_other), support_name(r->alpn_own),
+               r->alpn_http_selected ? "true" : "false", r->alpn_other_selected ? "true" : "false");
     js(o, r->alpn_selected);
     buf_putc(o, '}');
     jkey(o, &f, "sni_unrelated");

@@ -503,6 +503,9 @@ static void cert_fill(struct scan *s, SSL *ssl)
         return;
     ci->present = true;
     name_oneline(X509_get_subject_name(cert), ci->subject, sizeof ci->subject);
+    if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, ci->common_name,
+                                  (int)sizeof ci->common_name) < 0)
+        ci->common_name[0] = '\0';
     name_oneline(X509_get_issuer_name(cert), ci->issuer, sizeof ci->issuer);
     cert_sans(ci, cert);
     ci->not_before = asn1_time_to_time(X509_get0_notBefore(cert));
@@ -616,12 +619,18 @@ static void job_record(struct job *j, enum outcome o)
                                   : j->arg == ALPN_OTHER ? &r->alpn_other
                                                          : &r->alpn_own;
         *field = support_of(o);
-        if (ssl && j->arg == ALPN_OWN) {
+        if (ssl) {
+            /* A server that completes the handshake may have selected the one
+             * protocol offered, or ignored ALPN (no extension in its hello). */
             const unsigned char *sel = NULL;
             unsigned len = 0;
             SSL_get0_alpn_selected(ssl, &sel, &len);
-            if (sel && len < sizeof r->alpn_selected)
+            if (j->arg == ALPN_OWN && sel && len < sizeof r->alpn_selected)
                 snprintf(r->alpn_selected, sizeof r->alpn_selected, "%.*s", (int)len, sel);
+            else if (j->arg == ALPN_HTTP)
+                r->alpn_http_selected = sel && len > 0;
+            else if (j->arg == ALPN_OTHER)
+                r->alpn_other_selected = sel && len > 0;
         }
         break;
     }

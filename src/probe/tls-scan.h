@@ -67,7 +67,8 @@ struct tls_cert_info {
     bool present;
     char subject[512];
     char issuer[512];
-    char **sans; /* DNS:/IP: entries as "DNS:mail.example.org" */
+    char common_name[256]; /* the subject's CN, "" if none */
+    char **sans;           /* DNS:/IP: entries as "DNS:mail.example.org" */
     size_t n_sans;
     time_t not_before, not_after;
     long days_left; /* negative when expired */
@@ -94,10 +95,12 @@ struct tls_scan_result {
     size_t n_groups;
     unsigned dh_bits; /* finite-field DH size when a DHE suite is accepted, else 0 */
     /* ALPN and SNI (ALPACA, RFC 9325 §3.4) */
-    enum tls_support alpn_http;     /* handshake completed when offering only "http/1.1" */
-    enum tls_support alpn_other;    /* ... offering only the other mail protocol */
-    enum tls_support alpn_own;      /* ... offering only its own protocol */
-    char alpn_selected[32];         /* what the server selected for its own protocol, "" if none */
+    enum tls_support alpn_http;  /* handshake completed when offering only "http/1.1" */
+    enum tls_support alpn_other; /* ... offering only the other mail protocol */
+    bool alpn_http_selected;     /* ... and the server selected http/1.1 (not just ignored ALPN) */
+    bool alpn_other_selected;    /* ... and the server selected the other mail protocol */
+    enum tls_support alpn_own;   /* ... offering only its own protocol */
+    char alpn_selected[32];      /* what the server selected for its own protocol, "" if none */
     enum tls_support sni_unrelated; /* handshake completed with an unrelated SNI name */
     struct tls_cert_info cert;
     size_t handshakes; /* how many connections the scan made */

@@ -201,13 +201,14 @@ def port_is_free(port, host=HOST):
             return False
 
 
-def make_cert(directory, cert="cert.pem", key="key.pem", cn="localhost"):
+def make_cert(directory, cert="cert.pem", key="key.pem", cn="localhost",
+              san="DNS:localhost,IP:127.0.0.1"):
     """A self-signed certificate, as the brief and `make run` make it."""
     r = _run([
         "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
         "-keyout", os.path.join(directory, key), "-out", os.path.join(directory, cert),
         "-subj", f"/CN={cn}", "-days", "2",
-        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        "-addext", f"subjectAltName={san}",
     ])
     if r.returncode != 0:
         raise RuntimeError("openssl req failed: " + r.stderr.decode(errors="replace"))

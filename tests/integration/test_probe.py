@@ -47,6 +47,10 @@ def failed(port, at_least=None):
             and (at_least is None or order.index(f["severity"]) >= order.index(at_least))}
 
 
+def alpaca(port):
+    return next(f for f in port["findings"] if f["id"] == "tls.alpaca")
+
+
 class ProbeGannetDefault(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -188,13 +192,13 @@ class DovecotServer:
     """Dovecot from Debian on four free loopback ports, in a temporary
     directory, hardened or weakened as the issue describes."""
 
-    def __init__(self, weak):
+    def __init__(self, weak, san=None):
         import shutil
         import tempfile
         self.tmp = tempfile.TemporaryDirectory(prefix="gannet-probe-dovecot-")
         d = self.dir = self.tmp.name
         os.chmod(d, 0o755)
-        self.cert, key = make_cert(d)
+        self.cert, key = make_cert(d, **({"san": san} if san else {}))
         self.ports = dict(zip(("imap", "imaps", "pop3", "pop3s"), free_ports(4)))
         with open(f"{d}/passwd", "w") as f:
             f.write("alice:{PLAIN}alice-pw-1::::::\n")
@@ -271,8 +275,8 @@ class DovecotServer:
 @unittest.skipUnless(os.access(DOVECOT, os.X_OK) and os.geteuid() == 0,
                      "needs Dovecot from Debian and root to start it")
 class ProbeDovecot(unittest.TestCase):
-    def probe_dovecot(self, weak):
-        with DovecotServer(weak) as dv:
+    def probe_dovecot(self, weak, san=None):
+        with DovecotServer(weak, san) as dv:
             args = ["--json", "--source", OTHER_HOST, "--ca", dv.cert]
             if weak:
                 args.append("--intrusive")
@@ -287,8 +291,16 @@ class ProbeDovecot(unittest.TestCase):
             self.assertEqual(p["product"]["name"], "Dovecot", name)
             self.assertIsNone(p["product"]["version"], name)
             self.assertIsNone(p["error"], name)
-            # Dovecot 2.3 does not check ALPN or SNI: the one true weakness.
+            # Dovecot 2.3 does not check ALPN or SNI: the one true weakness,
+            # and a low one with a certificate for one DNS name (localhost,
+            # and 127.0.0.1 besides), which a web server is unlikely to share.
             self.assertEqual(failed(p, "low"), {"tls.alpaca"}, name)
+            self.assertEqual(alpaca(p)["severity"], "low", name)
+            self.assertIn("ALPN http/1.1 accepted, none selected", alpaca(p)["evidence"])
+            self.assertIn("strict ALPN where the server has it", alpaca(p)["title"])
+            self.assertFalse(p["tls"]["alpn"]["http/1.1_selected"], name)
+        # nothing at or above the default --fail-on medium: a hardened Dovecot passes
+        self.assertEqual(rc, 0)
         for name in ("imap", "pop3"):
             self.assertTrue(ports[name]["starttls"]["works"])
             self.assertFalse(ports[name]["starttls"]["injection"])
@@ -296,6 +308,17 @@ class ProbeDovecot(unittest.TestCase):
         self.assertEqual(ports["imap"]["capabilities"]["ok_text"],
                          "Pre-login capabilities listed, post-login capabilities have more.")
         self.assertLess(seconds, 15.0)
+
+    def test_hardened_with_a_shared_certificate(self):
+        # The same Dovecot with a certificate that also names a web host: a
+        # browser sent to www.example.test accepts it, so ignoring ALPN is medium.
+        rc, ports, seconds = self.probe_dovecot(
+            weak=False, san="DNS:mail.example.test,DNS:www.example.test,IP:127.0.0.1")
+        for name, p in ports.items():
+            self.assertEqual(failed(p, "low"), {"tls.alpaca"}, name)
+            self.assertEqual(alpaca(p)["severity"], "medium", name)
+            self.assertIn("mail.example.test, www.example.test", alpaca(p)["evidence"])
+        self.assertEqual(rc, 2)
 
     def test_weakened(self):
         rc, ports, seconds = self.probe_dovecot(weak=True)

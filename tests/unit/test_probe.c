@@ -1,5 +1,6 @@
 /* probe/: target parsing, capability parsing (incl. nmap's merging of the
- * tagged text), ID, APOP, NTLM challenge decoding, fingerprints, JSON. */
+ * tagged text), ID, APOP, NTLM challenge decoding, fingerprints, JSON, and the
+ * grading of tls.alpaca by certificate shape. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include "probe/parse.h"
 #include "probe/probe.h"
 #include "probe/target.h"
+#include "probe/tls-scan.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -317,13 +319,123 @@ static void test_findings(void **state)
     probe_findings_free(&f);
 }
 
+/* The one tls.alpaca finding probe_tls_alpaca() adds for r: its status and
+ * severity, its title in title. */
+static enum probe_severity alpaca(const struct tls_scan_result *r, enum probe_proto proto,
+                                  enum probe_status *status, char *title, size_t size)
+{
+    struct probe_findings f = {0};
+    probe_tls_alpaca(&f, r, proto);
+    assert_int_equal(f.n, 1);
+    assert_string_equal(f.v[0].id, "tls.alpaca");
+    *status = f.v[0].status;
+    snprintf(title, size, "%s", f.v[0].title);
+    enum probe_severity sev = f.v[0].severity;
+    probe_findings_free(&f);
+    return sev;
+}
+
+/* A server that ignores ALPN (the handshake completes offering only http/1.1
+ * or only the other mail protocol, and nothing is selected), as Dovecot 2.3,
+ * with a certificate of the given SANs and CN. */
+static struct tls_scan_result ignoring(char **sans, size_t n_sans, const char *cn)
+{
+    struct tls_scan_result r;
+    memset(&r, 0, sizeof r);
+    r.reachable = true;
+    r.alpn_http = TLS_SUPPORT_YES;
+    r.alpn_other = TLS_SUPPORT_YES;
+    r.alpn_own = TLS_SUPPORT_YES;
+    r.sni_unrelated = TLS_SUPPORT_YES;
+    r.cert.present = true;
+    r.cert.sans = sans;
+    r.cert.n_sans = n_sans;
+    snprintf(r.cert.common_name, sizeof r.cert.common_name, "%s", cn);
+    return r;
+}
+
+static void test_alpaca_grading(void **state)
+{
+    (void)state;
+    enum probe_status st;
+    char title[512];
+    struct tls_scan_result r;
+
+    /* Ignores ALPN, certificate likely shared with other services: medium. */
+    char *wildcard[] = {"DNS:*.example.org"};
+    r = ignoring(wildcard, 1, "*.example.org");
+    assert_int_equal(alpaca(&r, PROBE_PROTO_IMAP, &st, title, sizeof title), SEV_MEDIUM);
+    assert_int_equal(st, ST_FAIL);
+    assert_non_null(strstr(title, "shared"));
+    assert_non_null(strstr(title, "strict ALPN"));
+    char *two[] = {"DNS:mail.example.org", "DNS:www.example.org", "IP:192.0.2.1"};
+    r = ignoring(two, 3, "mail.example.org");
+    assert_int_equal(alpaca(&r, PROBE_PROTO_POP3, &st, title, sizeof title), SEV_MEDIUM);
+    char *wild_and_one[] = {"DNS:mail.example.org", "DNS:*.mail.example.org"};
+    r = ignoring(wild_and_one, 2, "mail.example.org");
+    assert_int_equal(alpaca(&r, PROBE_PROTO_IMAP, &st, title, sizeof title), SEV_MEDIUM);
+    r = ignoring(NULL, 0, "*.example.org"); /* no SAN: the CN counts (RFC 6125 §6.4.4) */
+    assert_int_equal(alpaca(&r, PROBE_PROTO_IMAP, &st, title, sizeof title), SEV_MEDIUM);
+
+    /* Ignores ALPN, certificate for one DNS name (IP addresses aside): low,
+     * with the advice. */
+    char *one_and_ips[] = {"IP:192.0.2.1", "DNS:mail.example.org", "IP:2001:db8::1",
+                           "email:postmaster@example.org"};
+    r = ignoring(one_and_ips, 4, "mail.example.org");
+    assert_int_equal(alpaca(&r, PROBE_PROTO_IMAP, &st, title, sizeof title), SEV_LOW);
+    assert_int_equal(st, ST_FAIL);
+    assert_non_null(strstr(title, "mail.example.org alone"));
+    assert_non_null(strstr(title, "strict ALPN where the server has it"));
+    assert_non_null(strstr(title, "keep this certificate for mail only"));
+    char *one[] = {"DNS:mail.example.org"};
+    r = ignoring(one, 1, "Example mail server"); /* the CN does not count beside a DNS SAN */
+    assert_int_equal(alpaca(&r, PROBE_PROTO_POP3, &st, title, sizeof title), SEV_LOW);
+    r = ignoring(NULL, 0, "mail.example.org");
+    assert_int_equal(alpaca(&r, PROBE_PROTO_POP3, &st, title, sizeof title), SEV_LOW);
+    char *ip_only[] = {"IP:192.0.2.1"};
+    r = ignoring(ip_only, 1, "");
+    assert_int_equal(alpaca(&r, PROBE_PROTO_POP3, &st, title, sizeof title), SEV_LOW);
+    /* Only one of the two foreign protocols is enough to be "ignoring". */
+    r = ignoring(wildcard, 1, "");
+    r.alpn_http = TLS_SUPPORT_NO;
+    assert_int_equal(alpaca(&r, PROBE_PROTO_IMAP, &st, title, sizeof title), SEV_MEDIUM);
+    /* No certificate seen: it cannot be told single, so medium. */
+    r = ignoring(NULL, 0, "");
+    r.cert.present = false;
+    assert_int_equal(alpaca(&r, PROBE_PROTO_IMAP, &st, title, sizeof title), SEV_MEDIUM);
+
+    /* Selects http/1.1 or the other mail protocol: high, whatever the certificate. */
+    r = ignoring(one, 1, "mail.example.org");
+    r.alpn_http_selected = true;
+    assert_int_equal(alpaca(&r, PROBE_PROTO_IMAP, &st, title, sizeof title), SEV_HIGH);
+    assert_non_null(strstr(title, "selects ALPN http/1.1"));
+    r = ignoring(one, 1, "mail.example.org");
+    r.alpn_other_selected = true;
+    assert_int_equal(alpaca(&r, PROBE_PROTO_IMAP, &st, title, sizeof title), SEV_HIGH);
+    assert_non_null(strstr(title, "selects ALPN pop3"));
+    /* A selection the handshake did not complete with is no selection. */
+    r = ignoring(one, 1, "mail.example.org");
+    r.alpn_http = TLS_SUPPORT_NO;
+    r.alpn_other = TLS_SUPPORT_NO;
+    r.alpn_http_selected = true;
+    assert_int_equal(alpaca(&r, PROBE_PROTO_IMAP, &st, title, sizeof title), SEV_LOW);
+    assert_non_null(strstr(title, "SNI"));
+
+    /* Strict ALPN, strict SNI: pass. */
+    r = ignoring(wildcard, 1, "");
+    r.alpn_http = r.alpn_other = r.sni_unrelated = TLS_SUPPORT_NO;
+    alpaca(&r, PROBE_PROTO_IMAP, &st, title, sizeof title);
+    assert_int_equal(st, ST_PASS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_targets),     cmocka_unit_test(test_imap_caps),
-        cmocka_unit_test(test_pop3_capa),   cmocka_unit_test(test_id_apop),
-        cmocka_unit_test(test_ntlm),        cmocka_unit_test(test_fingerprint),
-        cmocka_unit_test(test_json_escape), cmocka_unit_test(test_findings),
+        cmocka_unit_test(test_targets),        cmocka_unit_test(test_imap_caps),
+        cmocka_unit_test(test_pop3_capa),      cmocka_unit_test(test_id_apop),
+        cmocka_unit_test(test_ntlm),           cmocka_unit_test(test_fingerprint),
+        cmocka_unit_test(test_json_escape),    cmocka_unit_test(test_findings),
+        cmocka_unit_test(test_alpaca_grading),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

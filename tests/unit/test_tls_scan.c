@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "lib/buf.h"
+#include "probe/probe.h"
 #include "probe/tls-scan.h"
 
 #include <arpa/inet.h>
@@ -269,6 +270,7 @@ static void scan_s_server(bool serverpref)
     assert_string_equal(r->alpn_selected, "imap");
     /* s_server refuses an ALPN it does not serve (fatal alert), takes any SNI. */
     assert_int_equal(r->alpn_http, TLS_SUPPORT_NO);
+    assert_false(r->alpn_http_selected);
     assert_int_equal(r->alpn_other, TLS_SUPPORT_NO);
     assert_int_equal(r->sni_unrelated, TLS_SUPPORT_YES);
 
@@ -398,6 +400,76 @@ static void test_scan_s_server_legacy(void **state)
     }
     assert_true(r->dh_bits >= 1024);
     assert_int_equal(r->n_groups, 0); /* no ECDHE, no TLS 1.3 */
+    /* Without -alpn, s_server ignores ALPN as Dovecot 2.3 does: every
+     * handshake completes and nothing is selected. With a certificate for
+     * probe.test alone (and 127.0.0.1), tls.alpaca is low. */
+    assert_int_equal(r->alpn_http, TLS_SUPPORT_YES);
+    assert_false(r->alpn_http_selected);
+    assert_int_equal(r->alpn_other, TLS_SUPPORT_YES);
+    assert_false(r->alpn_other_selected);
+    assert_string_equal(r->alpn_selected, "");
+    struct probe_findings f = {0};
+    probe_tls_alpaca(&f, r, PROBE_PROTO_POP3);
+    assert_int_equal(f.n, 1);
+    assert_int_equal(f.v[0].status, ST_FAIL);
+    assert_int_equal(f.v[0].severity, SEV_LOW);
+    assert_non_null(strstr(f.v[0].evidence, "ALPN http/1.1 accepted, none selected"));
+    assert_non_null(strstr(f.v[0].evidence, "certificate for probe.test"));
+    probe_findings_free(&f);
+    tls_scan_result_free(r);
+    event_base_free(base);
+    rm_rf(dir);
+}
+
+/* A server that selects whatever it is offered among http/1.1, imap and pop3:
+ * the scan tells selecting from ignoring, and tls.alpaca is high even with a
+ * certificate for one name. */
+static void test_scan_s_server_alpn_selects(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tls-scan-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    make_cert(dir);
+    unsigned short port = free_port();
+    char accept[32], cert[300], key[300];
+    snprintf(accept, sizeof accept, "127.0.0.1:%u", port);
+    snprintf(cert, sizeof cert, "%s/c.pem", dir);
+    snprintf(key, sizeof key, "%s/k.pem", dir);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        freopen("/dev/null", "r", stdin);
+        freopen("/dev/null", "w", stdout);
+        freopen("/dev/null", "w", stderr);
+        execlp("openssl", "openssl", "s_server", "-quiet", "-www", "-accept", accept, "-cert", cert,
+               "-key", key, "-alpn", "http/1.1,imap,pop3", (char *)NULL);
+        _exit(127);
+    }
+    assert_true(wait_listening(port, child));
+    struct event_base *base = event_base_new();
+    struct tls_scan_target t;
+    target_init(&t, port, "imap", TLS_PREAMBLE_NONE);
+    struct outcome o = {0};
+    tls_scan_start(base, &t, on_done, &o);
+    event_base_dispatch(base);
+    kill(child, SIGTERM);
+    waitpid(child, NULL, 0);
+    assert_int_equal(o.calls, 1);
+    struct tls_scan_result *r = o.res;
+    assert_true(r->reachable);
+    assert_int_equal(r->alpn_http, TLS_SUPPORT_YES);
+    assert_true(r->alpn_http_selected);
+    assert_int_equal(r->alpn_other, TLS_SUPPORT_YES);
+    assert_true(r->alpn_other_selected);
+    assert_string_equal(r->alpn_selected, "imap");
+    struct probe_findings f = {0};
+    probe_tls_alpaca(&f, r, PROBE_PROTO_IMAP);
+    assert_int_equal(f.n, 1);
+    assert_int_equal(f.v[0].status, ST_FAIL);
+    assert_int_equal(f.v[0].severity, SEV_HIGH);
+    assert_non_null(strstr(f.v[0].evidence, "ALPN http/1.1 selected"));
+    assert_non_null(strstr(f.v[0].evidence, "ALPN pop3 selected"));
+    probe_findings_free(&f);
     tls_scan_result_free(r);
     event_base_free(base);
     rm_rf(dir);
@@ -576,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_scan_s_server),
         cmocka_unit_test(test_scan_s_server_preference),
         cmocka_unit_test(test_scan_s_server_legacy),
+        cmocka_unit_test(test_scan_s_server_alpn_selects),
         cmocka_unit_test(test_scan_gannet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

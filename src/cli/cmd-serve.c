@@ -9,6 +9,8 @@
 #include "imap/session.h"
 #include "lib/log.h"
 #include "lib/settings.h"
+#include "lib/threadpool.h"
+#include "login/services.h"
 #include "net/server.h"
 #include "pop3/session.h"
 
@@ -19,20 +21,33 @@
 
 static const struct protocol *const protocols[] = {&imap_protocol, &pop3_protocol, NULL};
 
+/* Threads for the sessions' store work: a job may wait on a disk or on
+ * another process's index lock, so there are more than cores. */
+#define STORE_THREADS 8
+
 static void *worker_init(struct event_base *base, const struct settings *set,
                          struct shared_counters *counters)
 {
     struct buf err = BUF_INIT;
     struct auth_service *auth = auth_service_new(base, set, counters, &err);
-    if (!auth)
+    if (!auth) {
         log_error(NULL, "%s", buf_cstr(&err));
+        buf_free(&err);
+        return NULL;
+    }
     buf_free(&err);
-    return auth;
+    struct session_services *services = xcalloc(1, sizeof(*services));
+    services->auth = auth;
+    services->store_pool = threadpool_new(base, STORE_THREADS);
+    return services;
 }
 
 static void worker_done(void *app)
 {
-    auth_service_free(app);
+    struct session_services *services = app;
+    threadpool_free(services->store_pool);
+    auth_service_free(services->auth);
+    free(services);
 }
 
 static void log_warning_line(const char *id, const char *setting, const char *message, void *ctx)

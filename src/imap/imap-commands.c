@@ -18,6 +18,7 @@ static const struct imap_command_def commands[] = {
     {"AUTHENTICATE", IMAP_STATE_NOT_AUTHENTICATED, 0, cmd_authenticate},
     /* authenticated (§6.3) */
     {"ENABLE", IMAP_STATES_AUTHENTICATED, 0, cmd_enable},
+    {"APPEND", IMAP_STATES_AUTHENTICATED, IMAP_CMD_FLAG_STREAMS, cmd_append},
 };
 
 const struct imap_command_def *imap_command_find(const char *name, const char *uid_subcommand)

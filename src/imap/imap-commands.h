@@ -60,6 +60,11 @@ struct imap_cmd {
     imap_cmd_fn *resume;
     enum imap_cmd_result waiting;
     void *data; /* the handler's own state, in the arena */
+    /* outside work's answer, for resume: a store job's result and reason,
+     * and its data (valid during that resume only) */
+    int job_result;
+    const char *job_error;
+    void *job_data;
     /* the session's bookkeeping: a wake-up that came while it was running */
     bool running, woken;
 };
@@ -83,5 +88,6 @@ enum imap_parse_result imap_cmd_parse_more(struct imap_cmd *cmd);
 /* Handlers, by family (one file each). */
 imap_cmd_fn cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable; /* cmd-any.c */
 imap_cmd_fn cmd_starttls, cmd_login, cmd_authenticate;                /* cmd-login.c */
+imap_cmd_fn cmd_append;                                               /* cmd-append.c */
 
 #endif

@@ -1,5 +1,8 @@
 #include "imap/session.h"
 
+#include "imap/imap-store.h"
+#include "login/services.h"
+
 #include "lib/log.h"
 #include "lib/settings.h"
 
@@ -125,6 +128,7 @@ void imap_session_logged_in(struct imap_session *s, const char *user, const char
     set_parser_limits(s);
     conn_set_authenticated(s->conn);
     conn_set_timeout(s->conn, AUTHENTICATED_TIMEOUT_MS);
+    imap_store_start(s, user, home);
 }
 
 static enum imap_cmd_result bad_command(struct imap_session *s, const char *tag, const char *text)
@@ -340,6 +344,7 @@ static void imap_closed(struct conn *c)
         auth_logout(s->auth, s->user, c->peer_ip);
         log_info(c->id, "imap: disconnected: user=<%s>", s->user);
     }
+    imap_store_stop(s);
     /* The running command's cleanups (an auth request to abort) run here. */
     s->cmd = NULL;
     imap_parser_free(s->parser);
@@ -361,7 +366,7 @@ static void imap_accept(struct conn *c)
 {
     struct imap_session *s = xcalloc(1, sizeof(*s));
     s->conn = c;
-    s->auth = conn_app(c);
+    s->auth = ((const struct session_services *)conn_app(c))->auth;
     s->state = IMAP_STATE_NOT_AUTHENTICATED;
     c->session = s;
     c->ops = &imap_conn_ops;

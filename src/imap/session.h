@@ -31,6 +31,9 @@ struct imap_session {
     bool renew_parser;      /* STARTTLS: a fresh parser when the command ends */
     bool in_input;          /* imap_input is on the stack */
     unsigned auth_failures; /* on this connection */
+    /* after login: the user's store, through its queue (imap-store.h) */
+    struct serial_queue *store_queue;
+    struct imap_store_side *store_side;
 
     char *user; /* once logged in */
     char *home;

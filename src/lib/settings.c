@@ -153,6 +153,7 @@ static const struct setting_def setting_defs[] = {
     {"state_dir", TOP(state_dir), V_STRING, GANNET_STATEDIR, NULL, NULL},
     {"imap_max_line_length", TOP(imap_max_line_length), V_SIZE, "64k", NULL, NULL},
     {"login_max_line_length", TOP(login_max_line_length), V_SIZE, "8k", NULL, NULL},
+    {"mail_max_message_size", TOP(mail_max_message_size), V_SIZE, "64M", NULL, NULL},
     {"auth_max_sasl_size", TOP(auth_max_sasl_size), V_SIZE, "16k", NULL, NULL},
     {"login_timeout", TOP(login_timeout_ms), V_TIME, "1 min", NULL, NULL},
     {"login_max_connections", TOP(login_max_connections), V_UINT, "1000", NULL, NULL},

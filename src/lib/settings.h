@@ -77,6 +77,7 @@ struct settings {
     /* Limits against bad input (gannet's own names, where Dovecot has none). */
     size_t imap_max_line_length;           /* after login; default 65536 (Dovecot's) */
     size_t login_max_line_length;          /* before login; default 8192 */
+    size_t mail_max_message_size;          /* APPEND (RFC 7889 APPENDLIMIT); default 64 MiB */
     size_t auth_max_sasl_size;             /* a SASL message, base64; default 16384 */
     unsigned login_timeout_ms;             /* pre-login inactivity; default 60000 */
     unsigned login_max_connections;        /* unauthenticated connections, total; default 1000 */

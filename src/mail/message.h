@@ -29,7 +29,7 @@ struct mail_summary {
                              HEADER/FROM/TO/SUBJECT... */
     char *search_body;    /* body text for SEARCH BODY/TEXT: transfer encodings decoded, charsets
                              converted to UTF-8, HTML reduced to text, attachments other than text
-                             skipped; capped at 1 MiB */
+                             skipped; capped at 512 KiB */
 };
 
 struct mail_parser; /* streaming: bounded memory whatever the message size */

@@ -2,6 +2,8 @@
  * (RFC 2595 §4) and SASL AUTH (RFC 5034), up to and including login. */
 #include "pop3/session.h"
 
+#include "login/services.h"
+
 #include "auth/auth-request.h"
 #include "lib/log.h"
 #include "lib/settings.h"
@@ -337,7 +339,7 @@ static void pop3_accept(struct conn *c)
 {
     struct pop3_session *s = xcalloc(1, sizeof(*s));
     s->conn = c;
-    s->auth = conn_app(c);
+    s->auth = ((const struct session_services *)conn_app(c))->auth;
     c->session = s;
     c->ops = &pop3_conn_ops;
     if (c->refused) {

@@ -1,5 +1,6 @@
 /* Commands valid in every state (RFC 9051 §6.1) and the small ones of the
  * authenticated state that need no mailbox: ID (RFC 2971), ENABLE (RFC 5161). */
+#include "imap/imap-resp.h"
 #include "imap/session.h"
 #include "lib-imap/imap-arg.h"
 
@@ -15,25 +16,24 @@ enum imap_cmd_result cmd_capability(struct imap_cmd *cmd)
 {
     struct imap_session *s = cmd->session;
     if (cmd->n_args != 0) {
-        imap_tagged(s, cmd->tag, "BAD", "CAPABILITY takes no arguments.");
+        imap_cmd_reply(cmd, IMAP_BAD, IMAP_CODE_NONE, "CAPABILITY takes no arguments.");
         return IMAP_CMD_DONE;
     }
     struct buf caps = BUF_INIT;
     imap_capabilities(s, &caps);
     imap_untagged(s, "CAPABILITY %s", buf_cstr(&caps));
     buf_free(&caps);
-    imap_tagged(s, cmd->tag, "OK", "CAPABILITY completed.");
+    imap_cmd_reply(cmd, IMAP_OK, IMAP_CODE_NONE, "CAPABILITY completed.");
     return IMAP_CMD_DONE;
 }
 
 enum imap_cmd_result cmd_noop(struct imap_cmd *cmd)
 {
-    struct imap_session *s = cmd->session;
     if (cmd->n_args != 0) {
-        imap_tagged(s, cmd->tag, "BAD", "NOOP takes no arguments.");
+        imap_cmd_reply(cmd, IMAP_BAD, IMAP_CODE_NONE, "NOOP takes no arguments.");
         return IMAP_CMD_DONE;
     }
-    imap_tagged(s, cmd->tag, "OK", "NOOP completed.");
+    imap_cmd_reply(cmd, IMAP_OK, IMAP_CODE_NONE, "NOOP completed.");
     return IMAP_CMD_DONE;
 }
 
@@ -41,11 +41,11 @@ enum imap_cmd_result cmd_logout(struct imap_cmd *cmd)
 {
     struct imap_session *s = cmd->session;
     if (cmd->n_args != 0) {
-        imap_tagged(s, cmd->tag, "BAD", "LOGOUT takes no arguments.");
+        imap_cmd_reply(cmd, IMAP_BAD, IMAP_CODE_NONE, "LOGOUT takes no arguments.");
         return IMAP_CMD_DONE;
     }
     imap_untagged(s, "BYE Logging out.");
-    imap_tagged(s, cmd->tag, "OK", "LOGOUT completed.");
+    imap_cmd_reply(cmd, IMAP_OK, IMAP_CODE_NONE, "LOGOUT completed.");
     s->state = IMAP_STATE_LOGOUT;
     conn_close(s->conn);
     return IMAP_CMD_CLOSING;
@@ -68,11 +68,12 @@ enum imap_cmd_result cmd_id(struct imap_cmd *cmd)
         }
     }
     if (!ok) {
-        imap_tagged(s, cmd->tag, "BAD", "ID expects NIL or a list of field and value strings.");
+        imap_cmd_reply(cmd, IMAP_BAD, IMAP_CODE_NONE,
+                       "ID expects NIL or a list of field and value strings.");
         return IMAP_CMD_DONE;
     }
     imap_untagged(s, "ID (\"name\" \"gannet\")");
-    imap_tagged(s, cmd->tag, "OK", "ID completed.");
+    imap_cmd_reply(cmd, IMAP_OK, IMAP_CODE_NONE, "ID completed.");
     return IMAP_CMD_DONE;
 }
 
@@ -82,14 +83,14 @@ enum imap_cmd_result cmd_enable(struct imap_cmd *cmd)
 {
     struct imap_session *s = cmd->session;
     if (cmd->n_args == 0) {
-        imap_tagged(s, cmd->tag, "BAD", "ENABLE needs at least one capability.");
+        imap_cmd_reply(cmd, IMAP_BAD, IMAP_CODE_NONE, "ENABLE needs at least one capability.");
         return IMAP_CMD_DONE;
     }
     struct buf enabled = BUF_INIT;
     for (size_t i = 0; i < cmd->n_args; i++) {
         if (cmd->args[i].type != IMAP_ARG_ATOM) {
             buf_free(&enabled);
-            imap_tagged(s, cmd->tag, "BAD", "ENABLE takes capability names.");
+            imap_cmd_reply(cmd, IMAP_BAD, IMAP_CODE_NONE, "ENABLE takes capability names.");
             return IMAP_CMD_DONE;
         }
         if (imap_arg_is(&cmd->args[i], "IMAP4rev2") && !s->enabled_imap4rev2) {
@@ -99,6 +100,6 @@ enum imap_cmd_result cmd_enable(struct imap_cmd *cmd)
     }
     imap_untagged(s, "ENABLED%s", buf_cstr(&enabled));
     buf_free(&enabled);
-    imap_tagged(s, cmd->tag, "OK", "ENABLE completed.");
+    imap_cmd_reply(cmd, IMAP_OK, IMAP_CODE_NONE, "ENABLE completed.");
     return IMAP_CMD_DONE;
 }

@@ -5,6 +5,7 @@
  * input is not read further while a chunk is being written, so the server
  * holds one chunk per APPEND whatever the message size. */
 #include "imap/imap-store.h"
+#include "imap/imap-resp.h"
 #include "imap/session.h"
 #include "lib-imap/imap-arg.h"
 #include "lib/settings.h"
@@ -39,7 +40,10 @@ struct append_cmd {
     uint64_t left; /* literal bytes still to read */
     bool sync;     /* the literal waits for "+" */
     /* the answer for a refused APPEND, given when its bytes are skipped */
-    const char *status, *text;
+    bool answer_set;
+    enum imap_status status;
+    enum imap_code code;
+    const char *text;
 };
 
 /* Jobs' data: owned by the job, since a job may outlive the command. */
@@ -120,51 +124,59 @@ static int abort_work(struct imap_store_side *side, void *data, struct buf *err)
     return 0;
 }
 
-/* The tagged NO for a store error (RFC 5530 response codes). */
-static void answer_store_error(struct imap_cmd *cmd, int r)
+/* The answer given when the command ends. */
+static void set_answer(struct append_cmd *a, enum imap_status status, enum imap_code code,
+                       const char *text)
 {
-    const char *code = "[SERVERBUG] ";
-    const char *text = "Internal error saving the message.";
-    if (r == -ENOENT) {
-        code = "[TRYCREATE] ";
-        text = "Mailbox does not exist.";
-    } else if (r == -EDQUOT || r == -ENOSPC) {
-        code = "[OVERQUOTA] ";
-        text = "Not enough space to save the message.";
-    } else if (r == -EINVAL) {
-        code = "[CANNOT] ";
-        text = "Invalid mailbox name.";
-    } else if (r == -EBUSY || r == -EAGAIN) {
-        code = "[INUSE] ";
-        text = "The mailbox is busy, try again.";
+    a->answer_set = true;
+    a->status = status;
+    a->code = code;
+    a->text = text;
+}
+
+/* A store error as APPEND answers it: RFC 9051 §6.3.12 wants TRYCREATE, not
+ * NONEXISTENT, for a mailbox that does not exist. */
+static void set_store_error(struct append_cmd *a, int err)
+{
+    if (err == -ENOENT) {
+        set_answer(a, IMAP_NO, IMAP_CODE_TRYCREATE, "Mailbox does not exist.");
+        return;
     }
-    imap_tagged(cmd->session, cmd->tag, "NO", "%s%s", code, text);
+    const char *text;
+    enum imap_code code = imap_store_error_code(err, &text);
+    set_answer(a, IMAP_NO, code, text);
+}
+
+static enum imap_cmd_result answer(struct imap_cmd *cmd)
+{
+    struct append_cmd *a = cmd->data;
+    if (a->answer_set)
+        imap_cmd_reply(cmd, a->status, a->code, "%s", a->text);
+    return IMAP_CMD_DONE;
 }
 
 static enum imap_cmd_result append_continue(struct imap_cmd *cmd);
 
 /* Refuses the APPEND: at once when the client waits for "+" (it then sends
  * nothing more of the command), else after skipping what it sends anyway. */
-static enum imap_cmd_result refuse(struct imap_cmd *cmd, const char *status, const char *text)
+static enum imap_cmd_result refuse(struct imap_cmd *cmd, enum imap_status status,
+                                   enum imap_code code, const char *text)
 {
     struct append_cmd *a = cmd->data;
-    if (a->sync) {
-        imap_tagged(cmd->session, cmd->tag, status, "%s", text);
-        return IMAP_CMD_DONE;
-    }
-    a->status = status;
-    a->text = text;
+    set_answer(a, status, code, text);
+    if (a->sync)
+        return answer(cmd);
     a->state = APPEND_DISCARDING;
     cmd->resume = append_continue;
     return append_continue(cmd);
 }
 
 /* The store forgets the message, then the answer. */
-static enum imap_cmd_result abort_with(struct imap_cmd *cmd, const char *status, const char *text)
+static enum imap_cmd_result abort_with(struct imap_cmd *cmd, enum imap_status status,
+                                       const char *text)
 {
     struct append_cmd *a = cmd->data;
-    a->status = status;
-    a->text = text;
+    set_answer(a, status, IMAP_CODE_NONE, text);
     a->state = APPEND_ABORTING;
     cmd->resume = append_continue;
     imap_store_job(cmd, abort_work, NULL, NULL);
@@ -207,7 +219,7 @@ static enum imap_cmd_result read_rest(struct imap_cmd *cmd)
         return IMAP_CMD_WAIT_INPUT;
     case IMAP_PARSE_COMMAND:
         if (cmd->n_args != literal_index + 1)
-            return abort_with(cmd, "BAD", "Unexpected arguments after the message.");
+            return abort_with(cmd, IMAP_BAD, "Unexpected arguments after the message.");
         a->state = APPEND_COMMITTING;
         imap_store_job(cmd, commit_work, xcalloc(1, sizeof(struct commit_job)), free);
         return IMAP_CMD_WAIT_EXTERNAL;
@@ -216,22 +228,14 @@ static enum imap_cmd_result read_rest(struct imap_cmd *cmd)
         const struct imap_arg *next = &cmd->args[cmd->n_args - 1];
         a->sync = next->sync;
         a->left = next->len;
-        if (a->sync) {
-            /* the client waits for "+": it sends nothing more */
-            imap_tagged(s, cmd->tag, "BAD", "One message per APPEND.");
-            a->status = NULL;
-            a->state = APPEND_ABORTING;
-            imap_store_job(cmd, abort_work, NULL, NULL);
-            return IMAP_CMD_WAIT_EXTERNAL;
-        }
+        set_answer(a, IMAP_BAD, IMAP_CODE_NONE, "One message per APPEND.");
+        /* a client waiting for "+" sends nothing more; else skip what comes */
+        a->state = a->sync ? APPEND_ABORTING : APPEND_DISCARDING;
         imap_store_job(cmd, abort_work, NULL, NULL);
-        a->status = "BAD";
-        a->text = "One message per APPEND.";
-        a->state = APPEND_DISCARDING;
         return IMAP_CMD_WAIT_EXTERNAL;
     }
     case IMAP_PARSE_BAD:
-        return abort_with(cmd, "BAD", imap_parser_error(s->parser));
+        return abort_with(cmd, IMAP_BAD, imap_parser_error(s->parser));
     case IMAP_PARSE_FATAL:
         return imap_bye(s, imap_parser_error(s->parser));
     }
@@ -263,8 +267,7 @@ static enum imap_cmd_result discard(struct imap_cmd *cmd)
             continue;
         case IMAP_PARSE_COMMAND:
         case IMAP_PARSE_BAD:
-            imap_tagged(s, cmd->tag, a->status, "%s", a->text);
-            return IMAP_CMD_DONE;
+            return answer(cmd);
         case IMAP_PARSE_FATAL:
             return imap_bye(s, imap_parser_error(s->parser));
         }
@@ -278,29 +281,21 @@ static enum imap_cmd_result append_continue(struct imap_cmd *cmd)
     switch (a->state) {
     case APPEND_OPENING:
         if (cmd->job_result < 0) {
-            /* RFC 9051 §6.3.12: TRYCREATE when the mailbox does not exist */
-            if (a->sync) {
-                answer_store_error(cmd, cmd->job_result);
-                return IMAP_CMD_DONE;
-            }
-            a->status = "NO";
-            a->text = cmd->job_result == -ENOENT ? "[TRYCREATE] Mailbox does not exist."
-                                                 : "[SERVERBUG] Internal error saving the message.";
+            set_store_error(a, cmd->job_result);
+            if (a->sync)
+                return answer(cmd);
             a->state = APPEND_DISCARDING;
             return discard(cmd);
         }
         if (a->sync)
-            conn_printf(s->conn, "+ Ready for literal data\r\n");
+            imap_continue(s, "Ready for literal data");
         a->state = APPEND_LITERAL;
         return read_literal(cmd);
     case APPEND_WRITING:
         if (cmd->job_result < 0) {
             /* the store gave up the message; skip what the client still sends */
+            set_store_error(a, cmd->job_result);
             a->state = APPEND_DISCARDING;
-            a->status = "NO";
-            a->text = cmd->job_result == -ENOSPC || cmd->job_result == -EDQUOT
-                          ? "[OVERQUOTA] Not enough space to save the message."
-                          : "[SERVERBUG] Internal error saving the message.";
             return discard(cmd);
         }
         a->state = APPEND_LITERAL;
@@ -311,20 +306,19 @@ static enum imap_cmd_result append_continue(struct imap_cmd *cmd)
         return read_rest(cmd);
     case APPEND_COMMITTING: {
         if (cmd->job_result < 0) {
-            answer_store_error(cmd, cmd->job_result);
-            return IMAP_CMD_DONE;
+            set_store_error(a, cmd->job_result);
+            return answer(cmd);
         }
         const struct commit_job *job = cmd->job_data;
-        imap_tagged(s, cmd->tag, "OK", "[APPENDUID %u %u] APPEND completed.", job->uidvalidity,
-                    job->uid);
+        /* RFC 4315 §3 */
+        imap_cmd_reply(cmd, IMAP_OK, IMAP_CODE_NONE, "[APPENDUID %u %u] APPEND completed.",
+                       job->uidvalidity, job->uid);
         return IMAP_CMD_DONE;
     }
     case APPEND_DISCARDING:
         return discard(cmd);
     case APPEND_ABORTING:
-        if (a->status)
-            imap_tagged(s, cmd->tag, a->status, "%s", a->text);
-        return IMAP_CMD_DONE;
+        return answer(cmd);
     }
     return IMAP_CMD_DONE;
 }
@@ -335,8 +329,8 @@ enum imap_cmd_result cmd_append(struct imap_cmd *cmd)
 {
     struct imap_session *s = cmd->session;
     if (cmd->args_complete || cmd->n_args < 2 || cmd->n_args > 4) {
-        imap_tagged(s, cmd->tag, "BAD",
-                    "APPEND expects a mailbox, optional flags and date, and a message literal.");
+        imap_cmd_reply(cmd, IMAP_BAD, IMAP_CODE_NONE,
+                       "APPEND expects a mailbox, optional flags and date, and a message literal.");
         return IMAP_CMD_DONE;
     }
     struct append_cmd *a = arena_alloc(cmd->arena, sizeof(*a));
@@ -357,18 +351,18 @@ enum imap_cmd_result cmd_append(struct imap_cmd *cmd)
     if (ok && i < cmd->n_args - 1)
         ok = imap_arg_get_datetime(&cmd->args[i++], &date, NULL);
     if (!ok || i != cmd->n_args - 1)
-        return refuse(cmd, "BAD", "Invalid flags or date in APPEND.");
+        return refuse(cmd, IMAP_BAD, IMAP_CODE_NONE, "Invalid flags or date in APPEND.");
     if (literal->len == 0)
-        return refuse(cmd, "NO", "Can't save a zero byte message.");
+        return refuse(cmd, IMAP_NO, IMAP_CODE_NONE, "Can't save a zero byte message.");
     if (literal->len > s->conn->settings->mail_max_message_size)
-        return refuse(cmd, "NO", "[TOOBIG] Message too large.");
+        return refuse(cmd, IMAP_NO, IMAP_CODE_TOOBIG, "Message too large.");
 
     struct buf name = BUF_INIT, why = BUF_INIT;
     int r = mailbox_name_from_imap(mailbox, mailbox_len, false, false, &name, &why);
     buf_free(&why);
     if (r < 0) {
         buf_free(&name);
-        return refuse(cmd, "NO", "[CANNOT] Invalid mailbox name.");
+        return refuse(cmd, IMAP_NO, IMAP_CODE_CANNOT, "Invalid mailbox name.");
     }
     struct begin_job *job = xcalloc(1, sizeof(*job));
     job->mailbox = buf_steal(&name);

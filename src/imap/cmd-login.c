@@ -1,4 +1,5 @@
 /* The not-authenticated state (RFC 9051 §6.2): STARTTLS, LOGIN, AUTHENTICATE. */
+#include "imap/imap-resp.h"
 #include "imap/session.h"
 #include "lib-imap/imap-arg.h"
 #include "net/line-reader.h"
@@ -13,7 +14,7 @@
 #define MAX_AUTH_FAILURES 3
 
 static const char privacy_required[] =
-    "[PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.";
+    "Plaintext authentication disallowed on non-secure (SSL/TLS) connections.";
 
 /* A login in progress, in the command's arena. */
 struct login_cmd {
@@ -43,18 +44,18 @@ enum imap_cmd_result cmd_starttls(struct imap_cmd *cmd)
 {
     struct imap_session *s = cmd->session;
     if (cmd->n_args != 0) {
-        imap_tagged(s, cmd->tag, "BAD", "STARTTLS takes no arguments.");
+        imap_cmd_reply(cmd, IMAP_BAD, IMAP_CODE_NONE, "STARTTLS takes no arguments.");
         return IMAP_CMD_DONE;
     }
     if (s->conn->tls) {
-        imap_tagged(s, cmd->tag, "BAD", "TLS is already active.");
+        imap_cmd_reply(cmd, IMAP_BAD, IMAP_CODE_NONE, "TLS is already active.");
         return IMAP_CMD_DONE;
     }
     if (!conn_can_starttls(s->conn)) {
-        imap_tagged(s, cmd->tag, "BAD", "TLS is not available on this server.");
+        imap_cmd_reply(cmd, IMAP_BAD, IMAP_CODE_NONE, "TLS is not available on this server.");
         return IMAP_CMD_DONE;
     }
-    imap_tagged(s, cmd->tag, "OK", "Begin TLS negotiation now.");
+    imap_cmd_reply(cmd, IMAP_OK, IMAP_CODE_NONE, "Begin TLS negotiation now.");
     /* RFC 9051 §6.2.1: the client must discard what it knew; so do we. */
     s->renew_parser = true;
     conn_starttls(s->conn);
@@ -76,7 +77,6 @@ static void login_done(void *ctx, const struct auth_result *res)
     struct imap_cmd *cmd = ctx;
     struct imap_session *s = cmd->session;
     struct login_cmd *l = cmd->data;
-    const char *tag = cmd->tag;
     l->req = NULL;
     l->failed = res->status == AUTH_FAILED;
     switch (res->status) {
@@ -84,29 +84,29 @@ static void login_done(void *ctx, const struct auth_result *res)
         imap_session_logged_in(s, res->user, res->home);
         struct buf caps = BUF_INIT;
         imap_capabilities(s, &caps);
-        imap_tagged(s, tag, "OK", "[CAPABILITY %s] Logged in", buf_cstr(&caps));
+        imap_cmd_reply(cmd, IMAP_OK, IMAP_CODE_NONE, "[CAPABILITY %s] Logged in", buf_cstr(&caps));
         buf_free(&caps);
         break;
     }
     case AUTH_FAILED:
-        imap_tagged(s, tag, "NO", "[AUTHENTICATIONFAILED] %s", res->text);
+        imap_cmd_reply(cmd, IMAP_NO, IMAP_CODE_AUTHENTICATIONFAILED, "%s", res->text);
         break;
     case AUTH_AUTHZ:
-        imap_tagged(s, tag, "NO", "[AUTHORIZATIONFAILED] %s", res->text);
+        imap_cmd_reply(cmd, IMAP_NO, IMAP_CODE_AUTHORIZATIONFAILED, "%s", res->text);
         break;
     case AUTH_LIMIT:
-        imap_tagged(s, tag, "NO", "[LIMIT] %s", res->text);
+        imap_cmd_reply(cmd, IMAP_NO, IMAP_CODE_LIMIT, "%s", res->text);
         break;
     case AUTH_TEMPFAIL:
-        imap_tagged(s, tag, "NO", "[UNAVAILABLE] %s", res->text);
+        imap_cmd_reply(cmd, IMAP_NO, IMAP_CODE_UNAVAILABLE, "%s", res->text);
         break;
     case AUTH_UNSUPPORTED:
-        imap_tagged(s, tag, "NO", "%s", res->text);
+        imap_cmd_reply(cmd, IMAP_NO, IMAP_CODE_NONE, "%s", res->text);
         break;
     case AUTH_MALFORMED:
     case AUTH_CANCELLED:
         /* RFC 9051 §6.2.2: a cancelled or undecodable exchange gets BAD. */
-        imap_tagged(s, tag, "BAD", "%s", res->text);
+        imap_cmd_reply(cmd, IMAP_BAD, IMAP_CODE_NONE, "%s", res->text);
         break;
     }
     cmd->resume = login_finished;
@@ -137,7 +137,7 @@ static enum imap_cmd_result sasl_read_response(struct imap_cmd *cmd)
     if (r == LINE_TOO_LONG) {
         auth_abort(l->req);
         l->req = NULL;
-        imap_tagged(s, cmd->tag, "BAD", "Authentication response too long.");
+        imap_cmd_reply(cmd, IMAP_BAD, IMAP_CODE_NONE, "Authentication response too long.");
         if (!l->reader.discarding)
             return IMAP_CMD_DONE;
         cmd->resume = sasl_skip_rest;
@@ -159,7 +159,7 @@ static enum imap_cmd_result sasl_wait_response(struct imap_cmd *cmd)
 static void sasl_challenge(void *ctx, const char *b64)
 {
     struct imap_cmd *cmd = ctx;
-    conn_printf(cmd->session->conn, "+ %s\r\n", b64);
+    imap_continue(cmd->session, b64);
     cmd->resume = sasl_wait_response;
     imap_cmd_wake(cmd);
 }
@@ -172,14 +172,14 @@ static struct auth_client auth_client_of(const struct imap_session *s)
                                 .tls = s->conn->tls};
 }
 
-static enum imap_cmd_result refuse_plaintext(struct imap_session *s, const char *tag,
-                                             bool password_sent)
+static enum imap_cmd_result refuse_plaintext(struct imap_cmd *cmd, bool password_sent)
 {
     if (password_sent)
-        imap_untagged(s, "BAD [ALERT] Plaintext authentication not allowed without SSL/TLS, but "
-                         "your client did it anyway. If anyone was listening, the password was "
-                         "exposed.");
-    imap_tagged(s, tag, "NO", "%s", privacy_required);
+        imap_untagged(cmd->session,
+                      "BAD [ALERT] Plaintext authentication not allowed without SSL/TLS, but "
+                      "your client did it anyway. If anyone was listening, the password was "
+                      "exposed.");
+    imap_cmd_reply(cmd, IMAP_NO, IMAP_CODE_PRIVACYREQUIRED, "%s", privacy_required);
     return IMAP_CMD_DONE;
 }
 
@@ -190,11 +190,11 @@ enum imap_cmd_result cmd_login(struct imap_cmd *cmd)
     size_t password_len;
     if (cmd->n_args != 2 || !imap_arg_get_astring(&cmd->args[0], &user, NULL) ||
         !imap_arg_get_astring(&cmd->args[1], &password, &password_len)) {
-        imap_tagged(s, cmd->tag, "BAD", "LOGIN expects a user name and a password.");
+        imap_cmd_reply(cmd, IMAP_BAD, IMAP_CODE_NONE, "LOGIN expects a user name and a password.");
         return IMAP_CMD_DONE;
     }
     if (!imap_login_allowed(s))
-        return refuse_plaintext(s, cmd->tag, true);
+        return refuse_plaintext(cmd, true);
     struct auth_client client = auth_client_of(s);
     struct login_cmd *l = login_cmd_new(cmd);
     l->req = auth_start_password(s->auth, &client, user, password, password_len, login_done, cmd);
@@ -207,15 +207,15 @@ enum imap_cmd_result cmd_authenticate(struct imap_cmd *cmd)
     const char *mech, *initial = NULL;
     if (cmd->n_args < 1 || cmd->n_args > 2 || !imap_arg_get_atom(&cmd->args[0], &mech) ||
         (cmd->n_args == 2 && !imap_arg_get_atom(&cmd->args[1], &initial))) {
-        imap_tagged(s, cmd->tag, "BAD",
-                    "AUTHENTICATE expects a mechanism and an optional "
-                    "initial response.");
+        imap_cmd_reply(cmd, IMAP_BAD, IMAP_CODE_NONE,
+                       "AUTHENTICATE expects a mechanism and an optional "
+                       "initial response.");
         return IMAP_CMD_DONE;
     }
     if (!imap_login_allowed(s))
-        return refuse_plaintext(s, cmd->tag, initial != NULL);
+        return refuse_plaintext(cmd, initial != NULL);
     if (initial && strlen(initial) > s->conn->settings->auth_max_sasl_size) {
-        imap_tagged(s, cmd->tag, "BAD", "Initial response too long.");
+        imap_cmd_reply(cmd, IMAP_BAD, IMAP_CODE_NONE, "Initial response too long.");
         return IMAP_CMD_DONE;
     }
     struct auth_client client = auth_client_of(s);

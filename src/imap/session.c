@@ -1,5 +1,6 @@
 #include "imap/session.h"
 
+#include "imap/imap-resp.h"
 #include "imap/imap-store.h"
 #include "login/services.h"
 
@@ -20,37 +21,6 @@
 #define PRELOGIN_MAX_DEPTH 1
 #define AUTHENTICATED_MAX_ARGS 100000
 #define AUTHENTICATED_MAX_DEPTH 16
-
-void imap_write(struct imap_session *s, const struct buf *b)
-{
-    conn_write(s->conn, b->data ? b->data : "", b->len);
-}
-
-void imap_tagged(struct imap_session *s, const char *tag, const char *status, const char *fmt, ...)
-{
-    struct buf b = BUF_INIT;
-    buf_printf(&b, "%s %s ", tag ? tag : "*", status);
-    va_list ap;
-    va_start(ap, fmt);
-    buf_vprintf(&b, fmt, ap);
-    va_end(ap);
-    buf_puts(&b, "\r\n");
-    imap_write(s, &b);
-    buf_free(&b);
-}
-
-void imap_untagged(struct imap_session *s, const char *fmt, ...)
-{
-    struct buf b = BUF_INIT;
-    buf_puts(&b, "* ");
-    va_list ap;
-    va_start(ap, fmt);
-    buf_vprintf(&b, fmt, ap);
-    va_end(ap);
-    buf_puts(&b, "\r\n");
-    imap_write(s, &b);
-    buf_free(&b);
-}
 
 enum imap_cmd_result imap_bye(struct imap_session *s, const char *text)
 {
@@ -133,7 +103,7 @@ void imap_session_logged_in(struct imap_session *s, const char *user, const char
 
 static enum imap_cmd_result bad_command(struct imap_session *s, const char *tag, const char *text)
 {
-    imap_tagged(s, tag, "BAD", "%s", text);
+    imap_tagged_bad(s, tag, text);
     unsigned limit = s->conn->settings->login_max_bad_commands;
     if (limit && ++s->bad_commands >= limit)
         return imap_bye(s, "Too many invalid commands.");
@@ -215,7 +185,7 @@ static enum imap_parse_result parse_input(struct imap_session *s)
         enum imap_parse_result r = imap_parser_feed(s->parser, vec.iov_base, vec.iov_len, &used);
         evbuffer_drain(in, used);
         if (r == IMAP_PARSE_CONTINUATION) {
-            conn_printf(s->conn, "+ Ready for literal data\r\n");
+            imap_continue(s, "Ready for literal data");
             continue;
         }
         if (r != IMAP_PARSE_NEED_MORE)

@@ -43,13 +43,6 @@ struct imap_session {
 
 extern const struct protocol imap_protocol;
 
-/* Response writers. Text is ours; anything a client supplied goes through imap_quote(). */
-void imap_tagged(struct imap_session *s, const char *tag, const char *status, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-void imap_untagged(struct imap_session *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void imap_write(struct imap_session *s, const struct buf *b);
-
 /* The capability list for the session's current state and transport. */
 void imap_capabilities(const struct imap_session *s, struct buf *out);
 /* Plaintext-capable authentication is allowed on this connection now. */

@@ -2,6 +2,7 @@
 
 #include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
 void imap_quote(struct buf *out, const char *s, size_t len)
 {
@@ -31,4 +32,22 @@ void imap_nstring(struct buf *out, const char *s)
         buf_puts(out, "NIL");
     else
         imap_quote(out, s, strlen(s));
+}
+
+/* RFC 9051 §9 ASTRING-CHAR: atom characters and ']'. */
+static bool is_astring_char(unsigned char c)
+{
+    return c > 0x20 && c < 0x7f && c != '(' && c != ')' && c != '{' && c != '%' && c != '*' &&
+           c != '"' && c != '\\';
+}
+
+void imap_astring(struct buf *out, const char *s, size_t len)
+{
+    bool atom = len > 0 && !(len == 3 && strncasecmp(s, "NIL", 3) == 0);
+    for (size_t i = 0; i < len && atom; i++)
+        atom = is_astring_char((unsigned char)s[i]);
+    if (atom)
+        buf_append(out, s, len);
+    else
+        imap_quote(out, s, len);
 }

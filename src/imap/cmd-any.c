@@ -27,16 +27,6 @@ enum imap_cmd_result cmd_capability(struct imap_cmd *cmd)
     return IMAP_CMD_DONE;
 }
 
-enum imap_cmd_result cmd_noop(struct imap_cmd *cmd)
-{
-    if (cmd->n_args != 0) {
-        imap_cmd_reply(cmd, IMAP_BAD, IMAP_CODE_NONE, "NOOP takes no arguments.");
-        return IMAP_CMD_DONE;
-    }
-    imap_cmd_reply(cmd, IMAP_OK, IMAP_CODE_NONE, "NOOP completed.");
-    return IMAP_CMD_DONE;
-}
-
 enum imap_cmd_result cmd_logout(struct imap_cmd *cmd)
 {
     struct imap_session *s = cmd->session;

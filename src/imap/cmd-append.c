@@ -81,8 +81,9 @@ static void forget_append(struct imap_store_side *side)
     side->append_box = NULL;
 }
 
-static int begin_work(struct imap_store_side *side, void *data, struct buf *err)
+static int begin_work(struct imap_store_side *side, void *data, struct buf *out, struct buf *err)
 {
+    (void)out;
     struct begin_job *job = data;
     forget_append(side);
     int r = store_mailbox_open(side->store, job->mailbox, &side->append_box, err);
@@ -93,8 +94,9 @@ static int begin_work(struct imap_store_side *side, void *data, struct buf *err)
     return r;
 }
 
-static int write_work(struct imap_store_side *side, void *data, struct buf *err)
+static int write_work(struct imap_store_side *side, void *data, struct buf *out, struct buf *err)
 {
+    (void)out;
     struct write_job *job = data;
     if (!side->append)
         return -EIO;
@@ -104,8 +106,9 @@ static int write_work(struct imap_store_side *side, void *data, struct buf *err)
     return r;
 }
 
-static int commit_work(struct imap_store_side *side, void *data, struct buf *err)
+static int commit_work(struct imap_store_side *side, void *data, struct buf *out, struct buf *err)
 {
+    (void)out;
     struct commit_job *job = data;
     if (!side->append)
         return -EIO;
@@ -116,8 +119,9 @@ static int commit_work(struct imap_store_side *side, void *data, struct buf *err
     return r;
 }
 
-static int abort_work(struct imap_store_side *side, void *data, struct buf *err)
+static int abort_work(struct imap_store_side *side, void *data, struct buf *out, struct buf *err)
 {
+    (void)out;
     (void)data;
     (void)err;
     forget_append(side);

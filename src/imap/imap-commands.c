@@ -19,6 +19,12 @@ static const struct imap_command_def commands[] = {
     /* authenticated (§6.3) */
     {"ENABLE", IMAP_STATES_AUTHENTICATED, 0, cmd_enable},
     {"APPEND", IMAP_STATES_AUTHENTICATED, IMAP_CMD_FLAG_STREAMS, cmd_append},
+    {"SELECT", IMAP_STATES_AUTHENTICATED, 0, cmd_select},
+    {"EXAMINE", IMAP_STATES_AUTHENTICATED, 0, cmd_examine},
+    /* selected (§6.4) */
+    {"CHECK", IMAP_STATE_SELECTED, IMAP_CMD_FLAG_SYNC_FIRST, cmd_noop},
+    {"CLOSE", IMAP_STATE_SELECTED, IMAP_CMD_FLAG_BREAKS_SEQS, cmd_close},
+    {"UNSELECT", IMAP_STATE_SELECTED, 0, cmd_unselect},
 };
 
 const struct imap_command_def *imap_command_find(const char *name, const char *uid_subcommand)

@@ -86,8 +86,9 @@ struct evbuffer *imap_cmd_input(struct imap_cmd *cmd);
 enum imap_parse_result imap_cmd_parse_more(struct imap_cmd *cmd);
 
 /* Handlers, by family (one file each). */
-imap_cmd_fn cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable; /* cmd-any.c */
-imap_cmd_fn cmd_starttls, cmd_login, cmd_authenticate;                /* cmd-login.c */
-imap_cmd_fn cmd_append;                                               /* cmd-append.c */
+imap_cmd_fn cmd_capability, cmd_logout, cmd_id, cmd_enable;             /* cmd-any.c */
+imap_cmd_fn cmd_starttls, cmd_login, cmd_authenticate;                  /* cmd-login.c */
+imap_cmd_fn cmd_append;                                                 /* cmd-append.c */
+imap_cmd_fn cmd_select, cmd_examine, cmd_close, cmd_unselect, cmd_noop; /* cmd-select.c */
 
 #endif

@@ -17,12 +17,13 @@ struct store_job {
     void *data;
     void (*free_data)(void *);
     int result;
-    struct buf err;
+    struct buf out, err;
 };
 
-static int open_store(struct imap_store_side *side, void *data, struct buf *err)
+static int open_store(struct imap_store_side *side, void *data, struct buf *out, struct buf *err)
 {
     (void)data;
+    (void)out;
     (void)err;
     struct store_user u = {.user = side->user, .home = side->home, .uid = -1, .gid = -1};
     side->open_result = store_user_open(&u, side->mail_location, STORE_OPEN_CREATE, &side->store,
@@ -34,7 +35,7 @@ static void job_work(void *arg)
 {
     struct store_job *job = arg;
     if (job->work == open_store || job->side->store) {
-        job->result = job->work(job->side, job->data, &job->err);
+        job->result = job->work(job->side, job->data, &job->out, &job->err);
     } else {
         /* the store could not be opened at login: every job says why */
         job->result = job->side->open_result ? job->side->open_result : -EIO;
@@ -46,6 +47,7 @@ static void job_free(struct store_job *job)
 {
     if (job->free_data)
         job->free_data(job->data);
+    buf_free(&job->out);
     buf_free(&job->err);
     free(job);
 }
@@ -59,6 +61,8 @@ static void job_done(void *arg, bool cancelled)
         cmd->job_error =
             arena_strndup(cmd->arena, job->err.data ? job->err.data : "", job->err.len);
         cmd->job_data = job->data;
+        if (job->out.len)
+            conn_write(cmd->session->conn, job->out.data, job->out.len);
         imap_cmd_wake(cmd);
     }
     job_free(job);
@@ -104,6 +108,7 @@ static void close_store(void *arg)
         store_append_abort(side->append);
     if (side->append_box)
         store_mailbox_close(side->append_box);
+    store_mailbox_close(side->selected);
     store_close(side->store);
 }
 

@@ -26,13 +26,18 @@ struct imap_store_side {
     struct store *store; /* NULL until opened, or if opening failed */
     int open_result;
     struct buf open_error;
+    /* the selected mailbox (SELECT/EXAMINE) */
+    struct store_mailbox *selected;
     /* an APPEND between its begin and its commit or abort */
     struct store_mailbox *append_box;
     struct store_append_ctx *append;
 };
 
-/* Runs on a pool thread: 0 or a negative errno-style code, with a reason in err. */
-typedef int imap_store_work_fn(struct imap_store_side *side, void *data, struct buf *err);
+/* Runs on a pool thread: 0 or a negative errno-style code, with a reason in
+ * err. Untagged responses it appends to out (already in IMAP form, strings
+ * quoted with lib-imap) are written before the command resumes. */
+typedef int imap_store_work_fn(struct imap_store_side *side, void *data, struct buf *out,
+                               struct buf *err);
 
 /* At login: the queue, and a first job that opens the user's store. */
 void imap_store_start(struct imap_session *s, const char *user, const char *home);

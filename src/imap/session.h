@@ -38,6 +38,7 @@ struct imap_session {
     char *user; /* once logged in */
     char *home;
     bool enabled_imap4rev2;
+    bool selected_readonly; /* the selected mailbox came from EXAMINE */
     unsigned bad_commands;
 };
 

@@ -46,7 +46,7 @@ UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # bench/: programs linked against the core objects (the crash test's driver, the benchmark)
 BENCH_BINS := $(BUILD)/bench/crash-driver $(BUILD)/bench/store-bench
 
-.PHONY: all deps check unit integration run install format clean fuzz bench crash check-asan
+.PHONY: all deps check layers unit integration run install format clean fuzz bench crash check-asan
 
 all: deps $(BUILD)/gannet
 
@@ -75,7 +75,11 @@ unit: $(UNIT_BINS)
 integration: $(BUILD)/gannet $(BUILD)/bench/crash-driver
 	GANNET=$(abspath $(BUILD)/gannet) python3 -m unittest discover -s tests/integration -p 'test_*.py' -v
 
-check: all unit integration
+check: all layers unit integration
+
+# No upward #include between src/ folders, no banned functions (the order is in the script).
+layers:
+	@scripts/check-layers
 
 # Not part of check: figures into docs/BENCHMARKS.md (bench/store-bench.c), and
 # the crash test run for ten minutes instead of forty seconds.

@@ -3,7 +3,7 @@
 Python 3 standard library only. Each GannetServer lives in its own
 tempfile.TemporaryDirectory with a self-signed certificate, a passwd-file with
 test users in several password schemes and a Dovecot-syntax config; nothing
-outside that directory and 127.0.0.1/127.0.0.2 is touched.
+outside that directory and 127.0.0.1-127.0.0.3 is touched.
 
     with GannetServer(settings={"auth_failure_delay": "100 ms"}) as srv:
         m = srv.imap_ssl()
@@ -53,6 +53,7 @@ def _sanitized(path):
 SANITIZED = _sanitized(GANNET)
 HOST = "127.0.0.1"
 OTHER_HOST = "127.0.0.2"  # a second loopback address (the whole 127/8 is on lo)
+READY_SOURCE = "127.0.0.3"  # GannetServer.start's readiness probes, apart from the tests' addresses
 TIMEOUT = 10.0  # seconds a client waits for any single answer
 
 # The test users: name -> password scheme. Every password is "<name>-pw-1".
@@ -350,7 +351,9 @@ class LineClient:
 
     def pending(self, wait=0.3):
         """Whatever the server sends within `wait` seconds (b"" if nothing);
-        raises ConnectionClosed if it closes and nothing was buffered."""
+        raises ConnectionClosed if it closes and nothing was buffered.
+        Every call costs the whole wait: to show that nothing more came, send
+        a command and check that its answer is the next line instead."""
         out = self.buf
         self.buf = b""
         end = time.monotonic() + wait
@@ -687,31 +690,74 @@ class GannetServer:
         return self.proc
 
     def start(self, timeout=10.0):
+        """Spawns gannet and returns once every listener has answered a
+        connection (see _listener_answers): a worker is serving each port.
+        The listeners are probed side by side."""
         self.spawn()
         deadline = time.monotonic() + timeout
-        waiting = set(self.listener_names)
-        while waiting:
-            if self.proc.poll() is not None:
-                self.returncode = self.proc.returncode
-                raise ServerFailed(
-                    f"gannet exited with {self.proc.returncode} during start-up:\n{self.log()}")
-            for name in list(waiting):
-                try:
-                    with socket.create_connection((HOST, self.ports[name]), timeout=0.5):
-                        waiting.discard(name)
-                except OSError:
-                    pass
-            if waiting and time.monotonic() > deadline:
-                self.kill()
-                raise ServerFailed(
-                    f"ports {sorted(waiting)} not accepting after {timeout}s:\n{self.log()}")
-            if waiting:
-                time.sleep(0.05)
-        # the readiness probes above are unauthenticated connections from
-        # 127.0.0.1 that count against login_max_connections_per_ip until the
-        # server has seen them close: let it
-        time.sleep(0.2)
+        answered = set()
+
+        def probe(name):
+            while self.proc.poll() is None:
+                with contextlib.suppress(OSError):
+                    if self._listener_answers(name, deadline):
+                        answered.add(name)
+                        return
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.01)
+
+        threads = [threading.Thread(target=probe, args=(n,), daemon=True)
+                   for n in self.listener_names]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if self.proc.poll() is not None:
+            self.returncode = self.proc.returncode
+            raise ServerFailed(
+                f"gannet exited with {self.proc.returncode} during start-up:\n{self.log()}")
+        waiting = sorted(set(self.listener_names) - answered)
+        if waiting:
+            self.kill()
+            raise ServerFailed(f"ports {waiting} not answering after {timeout}s:\n{self.log()}")
         return self
+
+    def _listener_answers(self, name, deadline):
+        """One readiness probe of listener `name`: connects from READY_SOURCE,
+        does the TLS handshake on the implicit-TLS ports, reads the first line
+        and says goodbye (LOGOUT, QUIT), then waits for the server to close.
+        True once the server answered: a greeting, a refusal, a TLS alert all
+        show a worker at work. False while nothing listens on the port.
+
+        The probe comes from its own loopback address and ends only when the
+        server has closed it, so a test's first connection finds no probe in
+        the per-address count of unauthenticated connections
+        (login_max_connections_per_ip), nor, closed, in the total."""
+        def remaining():
+            return max(0.01, deadline - time.monotonic())
+        try:
+            sock = socket.create_connection((HOST, self.ports[name]), timeout=remaining(),
+                                            source_address=(READY_SOURCE, 0))
+        except ConnectionRefusedError:
+            return False
+        try:
+            if name.endswith("s"):
+                sock = client_context().wrap_socket(sock, server_hostname="localhost")
+            f = sock.makefile("rb")
+            sock.settimeout(remaining())
+            if not f.readline():
+                return True  # closed without a word: still an answer
+            sock.sendall(b"r LOGOUT\r\n" if name.startswith("imap") else b"QUIT\r\n")
+            sock.settimeout(remaining())
+            while f.readline():
+                pass
+            return True
+        except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+            return True
+        finally:
+            with contextlib.suppress(OSError):
+                sock.close()
 
     @property
     def pid(self):

@@ -229,6 +229,32 @@ def make_cert(directory, cert="cert.pem", key="key.pem", cn="localhost",
     return os.path.join(directory, cert), os.path.join(directory, key)
 
 
+_server_pems = None  # (certificate, key) PEM bytes shared by every GannetServer of a run
+
+
+def server_cert(directory, cert="cert.pem", key="key.pem"):
+    """make_cert's two files, for a GannetServer: the key pair is made once per
+    test run (an RSA key costs up to seconds on a busy machine) and copied with
+    make_cert's modes. A test that needs a certificate of its own calls make_cert."""
+    global _server_pems
+    if _server_pems is None:
+        with tempfile.TemporaryDirectory(prefix="gannet-cert-") as d:
+            paths = make_cert(d)
+            pems = []
+            for path in paths:
+                with open(path, "rb") as f:
+                    pems.append(f.read())
+        _server_pems = tuple(pems)
+    out = []
+    for name, pem, mode in ((cert, _server_pems[0], 0o644), (key, _server_pems[1], 0o600)):
+        path = os.path.join(directory, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+        out.append(path)
+    return tuple(out)
+
+
 def cert_fingerprint_pem(path):
     with open(path) as f:
         der = ssl.PEM_cert_to_DER_cert(f.read())
@@ -581,7 +607,7 @@ class GannetServer:
             self.mail_user = pwd.getpwuid(os.geteuid()).pw_name
             self.mail_group = grp.getgrgid(os.getegid()).gr_name
         self.ports = dict(zip(("imap", "imaps", "pop3", "pop3s"), free_ports(4)))
-        self.cert, self.key = make_cert(self.dir)
+        self.cert, self.key = server_cert(self.dir)
         self.home = os.path.join(self.dir, "home")
         os.mkdir(self.home, 0o700)
         if os.geteuid() == 0:

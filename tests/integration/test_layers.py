@@ -142,7 +142,8 @@ class CheckLayersTest(unittest.TestCase):
         self.small_tree()
         for other in ("mail", "store", "auth", "net", "login", "imap"):
             with self.subTest(other=other):
-                path = self.write("probe/checks.c", f'#include "lib/buf.h"\n#include "{other}/x.h"\n')
+                path = self.write("probe/checks.c",
+                                  f'#include "lib/buf.h"\n#include "{other}/x.h"\n')
                 self.assertFailsAt(path, 2, f"{other}/x.h")
         for layer in ("mail", "imap", "cli"):
             with self.subTest(includes_probe=layer):

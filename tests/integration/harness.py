@@ -641,20 +641,38 @@ class GannetServer:
         return dest
 
     def write_users(self):
-        """The passwd-file: the test users, then extra_users (raw lines)."""
+        """The passwd-file: the test users, then extra_users (raw lines).
+        Written beside and renamed into place, so that a running server never
+        reads half a file."""
         lines = []
         for u in self.users:
             h = user_hash(u)
             if h is not None:
                 lines.append(f"{u}:{h}::::::")
         lines.extend(self.extra_users)
-        with open(self.users_file, "w") as f:
+        tmp = self.users_file + ".new"
+        with open(tmp, "w") as f:
             f.write("\n".join(lines) + "\n")
         if os.geteuid() == 0:
-            os.chown(self.users_file, 0, grp.getgrnam("nogroup").gr_gid)
-            os.chmod(self.users_file, 0o640)
+            os.chown(tmp, 0, grp.getgrnam("nogroup").gr_gid)
+            os.chmod(tmp, 0o640)
         else:
-            os.chmod(self.users_file, 0o600)
+            os.chmod(tmp, 0o600)
+        os.replace(tmp, self.users_file)
+
+    def add_user(self, user, pw=None, scheme="SHA512-CRYPT"):
+        """Adds a user to the passwd-file, also while the server runs (gannet
+        reads the file again when it changes). Returns the password, by
+        default password(user)."""
+        pw = pw or password(user)
+        h = _gannet_passwd(scheme, pw)
+        if h is None and scheme == "SHA512-CRYPT":
+            h = _openssl_sha512_crypt(pw)
+        if h is None:
+            raise RuntimeError(f"no {scheme} hash for {user}")
+        self.extra_users.append(f"{user}:{h}::::::")
+        self.write_users()
+        return pw
 
     def config_text(self):
         out = []

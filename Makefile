@@ -81,11 +81,12 @@ check: all layers unit integration
 layers:
 	@scripts/check-layers
 
-# Not part of check: figures into docs/BENCHMARKS.md (bench/store-bench.c), and
+# Not part of check: figures into docs/BENCHMARKS.md (bench/store-bench.c, bench/*.py), and
 # the crash test run for ten minutes instead of forty seconds.
 bench: all $(BENCH_BINS)
 	$(BUILD)/bench/store-bench --gannet $(BUILD)/gannet > docs/BENCHMARKS.md.new
 	GANNET=$(abspath $(BUILD)/gannet) python3 bench/session-memory.py >> docs/BENCHMARKS.md.new
+	GANNET=$(abspath $(BUILD)/gannet) python3 bench/tls-logins.py >> docs/BENCHMARKS.md.new
 	mv docs/BENCHMARKS.md.new docs/BENCHMARKS.md
 	@cat docs/BENCHMARKS.md
 

@@ -313,8 +313,10 @@ int main(int argc, char **argv)
     char date[64];
     strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", gmtime(&when));
     printf("# Benchmarks\n\n"
-           "Written by `make bench` (bench/store-bench.c); figures from one run, not a test.\n"
-           "Dovecot is not run side by side yet: these are gannet's own figures.\n\n"
+           "Written by `make bench` (bench/store-bench.c and bench/*.py); figures from one "
+           "run, not a test.\n"
+           "Dovecot runs side by side only where a section says so (TLS logins); the other "
+           "figures are gannet's own.\n\n"
            "## Machine\n\n");
     printf("- run: %s, `", date);
     for (int i = 0; i < argc; i++)

@@ -43,21 +43,36 @@ def main():
             f = s.makefile("rb")
             f.readline()
             s.sendall(f"a LOGIN alice {password('alice')}\r\n".encode())
-            if not f.readline().startswith(b"a OK"):
-                raise SystemExit("login failed")
+            line = f.readline()
+            if not line.startswith(b"a OK"):
+                raise SystemExit(f"login {len(sessions) + 1} failed: {line!r}")
             sessions.append((s, f))
         time.sleep(0.5)
         after = rss_kib(worker)
+        # then each selects INBOX: the user's store is open in every session
+        for i, (s, f) in enumerate(sessions):
+            s.sendall(b"s SELECT INBOX\r\n")
+            while True:
+                line = f.readline()
+                if line.startswith(b"s "):
+                    break
+            if not line.startswith(b"s OK"):
+                raise SystemExit(f"SELECT {i + 1} failed: {line!r}")
+        time.sleep(0.5)
+        selected = rss_kib(worker)
         for s, _ in sessions:
             s.close()
     finally:
         srv.cleanup()
     print("\n## Memory per connection\n")
     print("`python3 bench/session-memory.py` (SESSIONS=%d): one worker process, TLS 1.3, "
-          "each session logged in and idle.\n" % N)
-    print("| worker RSS before | with %d sessions | per session |" % N)
-    print("| ---: | ---: | ---: |")
-    print("| %d KiB | %d KiB | %.1f KiB |" % (before, after, (after - before) / N))
+          "each session logged in and idle, then each with INBOX selected (the user's "
+          "index open in every session).\n" % N)
+    print("| worker RSS before | logged in, %d sessions | per session | INBOX selected | "
+          "per session |" % N)
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    print("| %d KiB | %d KiB | %.1f KiB | %d KiB | %.1f KiB |" % (
+        before, after, (after - before) / N, selected, (selected - before) / N))
 
 
 if __name__ == "__main__":

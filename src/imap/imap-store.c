@@ -20,25 +20,27 @@ struct store_job {
     struct buf out, err;
 };
 
-static int open_store(struct imap_store_side *side, void *data, struct buf *out, struct buf *err)
+/* The user's store, opened by the session's first job that needs it: a
+ * session that never touches mail costs no index connection. A failure is
+ * kept, and every later job answers with it. */
+static bool open_store(struct imap_store_side *side)
 {
-    (void)data;
-    (void)out;
-    (void)err;
+    if (side->store || side->open_result < 0)
+        return side->store != NULL;
     struct store_user u = {.user = side->user, .home = side->home, .uid = -1, .gid = -1};
     side->open_result = store_user_open(&u, side->mail_location, STORE_OPEN_CREATE, &side->store,
                                         &side->open_error);
-    return side->open_result;
+    return side->store != NULL;
 }
 
 static void job_work(void *arg)
 {
     struct store_job *job = arg;
-    if (job->work == open_store || job->side->store) {
+    if (open_store(job->side)) {
         job->result = job->work(job->side, job->data, &job->out, &job->err);
+        store_release_memory(job->side->store);
     } else {
-        /* the store could not be opened at login: every job says why */
-        job->result = job->side->open_result ? job->side->open_result : -EIO;
+        job->result = job->side->open_result;
         buf_puts(&job->err, buf_cstr(&job->side->open_error));
     }
 }
@@ -88,7 +90,6 @@ void imap_store_start(struct imap_session *s, const char *user, const char *home
     side->mail_location = xstrdup(s->conn->settings->mail_location);
     s->store_side = side;
     s->store_queue = serial_queue_new(services->store_pool);
-    serial_queue_submit(s->store_queue, job_work, job_done, job_new(side, open_store, NULL, NULL));
 }
 
 void imap_store_job(struct imap_cmd *cmd, imap_store_work_fn *work, void *data,

@@ -5,8 +5,8 @@
  * waits for a disk or for another process's index lock.
  *
  * The queue side (struct imap_store_side) is touched only by jobs: the store
- * handle, opened by the first job after login and closed by the last one
- * when the session ends, and the APPEND in progress. */
+ * handle, opened by the first job that needs it and closed by the last one
+ * when the session ends, the selected mailbox and the APPEND in progress. */
 #ifndef GANNET_IMAP_IMAP_STORE_H
 #define GANNET_IMAP_IMAP_STORE_H
 
@@ -24,7 +24,7 @@ struct store_append_ctx;
 struct imap_store_side {
     char *user, *home, *mail_location;
     struct store *store; /* NULL until opened, or if opening failed */
-    int open_result;
+    int open_result;     /* negative once opening failed */
     struct buf open_error;
     /* the selected mailbox (SELECT/EXAMINE) */
     struct store_mailbox *selected;
@@ -39,7 +39,7 @@ struct imap_store_side {
 typedef int imap_store_work_fn(struct imap_store_side *side, void *data, struct buf *out,
                                struct buf *err);
 
-/* At login: the queue, and a first job that opens the user's store. */
+/* At login: the queue; the store is opened by the first job that needs it. */
 void imap_store_start(struct imap_session *s, const char *user, const char *home);
 /* When the session ends: jobs not started never run, the APPEND in progress
  * is aborted and the store closed on the pool. */

@@ -681,8 +681,15 @@ int store_open(const char *root, unsigned flags, struct store **out, struct buf 
         store_close(s);
         return r;
     }
+    store_release_memory(s);
     *out = s;
     return 0;
+}
+
+void store_release_memory(struct store *s)
+{
+    if (s && s->db)
+        sqlite3_db_release_memory(s->db);
 }
 
 void store_close(struct store *s)

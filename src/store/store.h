@@ -100,6 +100,9 @@ enum store_open_flags {
  * rebuilt from the Maildir here. */
 int store_open(const char *root, unsigned flags, struct store **out, struct buf *err);
 void store_close(struct store *s);
+/* Gives back the index's page cache (the kernel keeps the file cached): a
+ * store held open by an idle session then costs little. */
+void store_release_memory(struct store *s);
 const char *store_root(const struct store *s);
 
 /* Progress of a long operation (rebuild, import): done of total messages in

@@ -137,11 +137,10 @@ class AppendTest(ServerTestCase):
         # ivan's APPEND waits for his index's write lock, held by another
         # process for 2 s; judy's NOOP on the same worker is answered at once
         with self.login("gus") as ivan, self.login("hal") as judy:
-            # the store is opened after login, off the loop
+            # the store is opened by the first command that needs it
+            ivan.cmd("w STATUS INBOX (MESSAGES)")
+            self.assertEqual(ivan.read_until_tagged("w")[1], "w OK STATUS completed.")
             index = os.path.join(self.srv.home, "gus", "Maildir", "gannet.index.sqlite")
-            deadline = time.monotonic() + 10
-            while not os.path.exists(index) and time.monotonic() < deadline:
-                time.sleep(0.05)
             self.assertTrue(os.path.exists(index))
             db = sqlite3.connect(index, timeout=5, isolation_level=None, check_same_thread=False)
             db.execute("BEGIN IMMEDIATE")

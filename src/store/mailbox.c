@@ -175,6 +175,38 @@ int store_mailbox_sync(struct store_mailbox *m, struct store_sync_result *res, s
     return 0;
 }
 
+int store_mailbox_flag_changes(struct store_mailbox *m, bool seen, struct store_uids *changed,
+                               struct buf *err)
+{
+    struct store *s = m->s;
+    /* the mailbox's HIGHESTMODSEQ first: a change committed between the two
+     * reads is then listed now and again at the next sync, never missed */
+    struct mailbox_row row;
+    int r = mailbox_row_lookup(s, m->name, &row, err);
+    if (r < 0)
+        return r;
+    sqlite3_stmt *st = index_prepare(s->db,
+                                     "SELECT uid FROM messages WHERE mailbox_id = ? AND"
+                                     " modseq > ? ORDER BY uid",
+                                     err);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, m->id);
+    sqlite3_bind_int64(st, 2, (int64_t)m->last_modseq);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        uint32_t uid = (uint32_t)sqlite3_column_int64(st, 0);
+        if (uids_contains(&m->view, uid))
+            uids_push(changed, uid);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return index_error(s->db, rc, "flag changes", err);
+    if (seen && row.highestmodseq > m->last_modseq)
+        m->last_modseq = row.highestmodseq;
+    return 0;
+}
+
 /* ---- UID sets ---- */
 
 static int cmp_range(const void *a, const void *b)

@@ -203,6 +203,14 @@ void store_sync_result_free(struct store_sync_result *r);
  * flag changes made by renaming, and changes other processes made through
  * the index; then brings the handle's view up to date. res may be NULL. */
 int store_mailbox_sync(struct store_mailbox *m, struct store_sync_result *res, struct buf *err);
+/* The flag and keyword changes since the handle last looked (its last sync, or
+ * this call with `seen`), by any process, this handle included: the UIDs of
+ * the view whose MODSEQ grew, ascending, appended to *changed. With `seen`
+ * the handle counts them as told: the next sync does not list them again.
+ * The view stays as it is (no expunge, no new message), so this may run
+ * while a STORE is answered (RFC 9051 §6.4.6, §7.5.1). */
+int store_mailbox_flag_changes(struct store_mailbox *m, bool seen, struct store_uids *changed,
+                               struct buf *err);
 
 /* ---- messages ---- */
 

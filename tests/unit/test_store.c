@@ -388,6 +388,67 @@ static void test_copy_move(void **state)
     store_close(s);
 }
 
+/* Flag changes seen during a STORE: another handle's and this one's, once,
+ * with the view left alone (no expunge, no new message) and the next sync
+ * not listing them again. */
+static void test_flag_changes(void **state)
+{
+    struct ctx *c = *state;
+    struct store *s = open_store(c, STORE_OPEN_NO_SPECIAL_USE);
+    struct store_mailbox *a = open_mbox(s, "INBOX");
+    for (int i = 0; i < 3; i++)
+        append(a, msg1, 0);
+    assert_int_equal(store_mailbox_sync(a, NULL, NULL), 0);
+    struct store_mailbox *b = open_mbox(s, "INBOX");
+    struct store_uids changed = {0};
+    assert_int_equal(store_mailbox_flag_changes(a, true, &changed, NULL), 0);
+    assert_int_equal(changed.count, 0);
+
+    /* b flags 2, expunges 3 and appends one */
+    struct store_flags_result fr;
+    struct store_uid_range two = {2, 2}, three = {3, 3}, one = {1, 1};
+    assert_int_equal(
+        store_set_flags(b, &two, 1, STORE_FLAGS_ADD, STORE_FLAG_FLAGGED, NULL, 0, 0, &fr, NULL), 0);
+    store_flags_result_free(&fr);
+    assert_int_equal(store_expunge(b, &three, 1, false, NULL, NULL), 0);
+    append(b, msg2, 0);
+    /* looked at without counting them as told: listed again */
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(store_mailbox_flag_changes(a, false, &changed, NULL), 0);
+        assert_int_equal(changed.count, 1);
+        assert_int_equal(changed.uids[0], 2);
+        store_uids_free(&changed);
+    }
+    assert_int_equal(store_mailbox_flag_changes(a, true, &changed, NULL), 0);
+    assert_int_equal(changed.count, 1);
+    assert_int_equal(changed.uids[0], 2);
+    store_uids_free(&changed);
+    assert_int_equal(store_mailbox_view(a)->count, 3);
+
+    /* a's own change is listed too, once */
+    assert_int_equal(
+        store_set_flags(a, &one, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0, 0, &fr, NULL), 0);
+    store_flags_result_free(&fr);
+    assert_int_equal(store_mailbox_flag_changes(a, true, &changed, NULL), 0);
+    assert_int_equal(changed.count, 1);
+    assert_int_equal(changed.uids[0], 1);
+    store_uids_free(&changed);
+    assert_int_equal(store_mailbox_flag_changes(a, true, &changed, NULL), 0);
+    assert_int_equal(changed.count, 0);
+
+    /* the sync reports the expunge and the new message, not the flags again */
+    struct store_sync_result res;
+    assert_int_equal(store_mailbox_sync(a, &res, NULL), 0);
+    assert_int_equal(res.expunged.count, 1);
+    assert_int_equal(res.expunged.uids[0], 3);
+    assert_int_equal(res.added.count, 1);
+    assert_int_equal(res.flags_changed.count, 0);
+    store_sync_result_free(&res);
+    store_mailbox_close(b);
+    store_mailbox_close(a);
+    store_close(s);
+}
+
 static void test_sync_outside(void **state)
 {
     struct ctx *c = *state;
@@ -1122,6 +1183,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_append_fetch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uids_never_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copy_move, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flag_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_outside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_migration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mailboxes, setup, teardown),

@@ -92,5 +92,6 @@ imap_cmd_fn cmd_append;                                                 /* cmd-a
 imap_cmd_fn cmd_select, cmd_examine, cmd_close, cmd_unselect, cmd_noop; /* cmd-select.c */
 imap_cmd_fn cmd_create, cmd_delete, cmd_rename, cmd_subscribe, cmd_unsubscribe; /* cmd-mailbox.c */
 imap_cmd_fn cmd_list, cmd_lsub, cmd_namespace, cmd_status;                     /* cmd-list.c */
+imap_cmd_fn cmd_store;                                                  /* cmd-store.c */
 
 #endif

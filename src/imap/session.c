@@ -3,6 +3,7 @@
 #include "imap/imap-resp.h"
 #include "imap/imap-store.h"
 #include "login/services.h"
+#include "store/store.h"
 
 #include "lib/log.h"
 #include "lib/settings.h"
@@ -318,6 +319,10 @@ static void imap_closed(struct conn *c)
     /* The running command's cleanups (an auth request to abort) run here. */
     s->cmd = NULL;
     imap_parser_free(s->parser);
+    if (s->search_saved) {
+        store_uids_free(s->search_saved);
+        free(s->search_saved);
+    }
     free(s->user);
     free(s->home);
     free(s);

@@ -10,6 +10,8 @@
 
 #include <stdbool.h>
 
+struct store_uids;
+
 enum imap_state {
     IMAP_STATE_NOT_AUTHENTICATED = 1,
     IMAP_STATE_AUTHENTICATED = 2,
@@ -39,6 +41,10 @@ struct imap_session {
     char *home;
     bool enabled_imap4rev2;
     bool selected_readonly; /* the selected mailbox came from EXAMINE */
+    bool enabled_condstore; /* RFC 7162 §3.1: a CONDSTORE enabling command came */
+    /* RFC 9051 §6.4.4.1: the UIDs of the last SEARCH RETURN (SAVE), which "$"
+     * names (heap); NULL while no search saved one */
+    struct store_uids *search_saved;
     unsigned bad_commands;
 };
 

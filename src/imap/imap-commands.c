@@ -34,9 +34,11 @@ static const struct imap_command_def commands[] = {
     {"CHECK", IMAP_STATE_SELECTED, IMAP_CMD_FLAG_SYNC_FIRST, cmd_noop},
     {"CLOSE", IMAP_STATE_SELECTED, IMAP_CMD_FLAG_BREAKS_SEQS, cmd_close},
     {"UNSELECT", IMAP_STATE_SELECTED, 0, cmd_unselect},
+    {"EXPUNGE", IMAP_STATE_SELECTED, IMAP_CMD_FLAG_BREAKS_SEQS, cmd_expunge},
     {"STORE", IMAP_STATE_SELECTED, IMAP_CMD_FLAG_USES_SEQS, cmd_store},
-    /* UID forms (§6.4.9) */
+    /* UID forms (§6.4.9; UID EXPUNGE: RFC 4315 §2.1) */
     {"UID STORE", IMAP_STATE_SELECTED, 0, cmd_store},
+    {"UID EXPUNGE", IMAP_STATE_SELECTED, IMAP_CMD_FLAG_BREAKS_SEQS, cmd_expunge},
 };
 
 const struct imap_command_def *imap_command_find(const char *name, const char *uid_subcommand)

@@ -93,5 +93,6 @@ imap_cmd_fn cmd_select, cmd_examine, cmd_close, cmd_unselect, cmd_noop; /* cmd-s
 imap_cmd_fn cmd_create, cmd_delete, cmd_rename, cmd_subscribe, cmd_unsubscribe; /* cmd-mailbox.c */
 imap_cmd_fn cmd_list, cmd_lsub, cmd_namespace, cmd_status;                     /* cmd-list.c */
 imap_cmd_fn cmd_store;                                                  /* cmd-store.c */
+imap_cmd_fn cmd_expunge;                                                /* cmd-expunge.c */
 
 #endif

@@ -36,8 +36,12 @@ static const struct imap_command_def commands[] = {
     {"UNSELECT", IMAP_STATE_SELECTED, 0, cmd_unselect},
     {"EXPUNGE", IMAP_STATE_SELECTED, IMAP_CMD_FLAG_BREAKS_SEQS, cmd_expunge},
     {"STORE", IMAP_STATE_SELECTED, IMAP_CMD_FLAG_USES_SEQS, cmd_store},
+    {"COPY", IMAP_STATE_SELECTED, IMAP_CMD_FLAG_USES_SEQS, cmd_copy},
+    {"MOVE", IMAP_STATE_SELECTED, IMAP_CMD_FLAG_USES_SEQS | IMAP_CMD_FLAG_BREAKS_SEQS, cmd_move},
     /* UID forms (§6.4.9; UID EXPUNGE: RFC 4315 §2.1) */
     {"UID STORE", IMAP_STATE_SELECTED, 0, cmd_store},
+    {"UID COPY", IMAP_STATE_SELECTED, 0, cmd_copy},
+    {"UID MOVE", IMAP_STATE_SELECTED, IMAP_CMD_FLAG_BREAKS_SEQS, cmd_move},
     {"UID EXPUNGE", IMAP_STATE_SELECTED, IMAP_CMD_FLAG_BREAKS_SEQS, cmd_expunge},
 };
 

@@ -94,5 +94,6 @@ imap_cmd_fn cmd_create, cmd_delete, cmd_rename, cmd_subscribe, cmd_unsubscribe; 
 imap_cmd_fn cmd_list, cmd_lsub, cmd_namespace, cmd_status;                     /* cmd-list.c */
 imap_cmd_fn cmd_store;                                                  /* cmd-store.c */
 imap_cmd_fn cmd_expunge;                                                /* cmd-expunge.c */
+imap_cmd_fn cmd_copy, cmd_move;                                         /* cmd-copy.c */
 
 #endif

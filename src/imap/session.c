@@ -42,8 +42,10 @@ bool imap_login_allowed(const struct imap_session *s)
 void imap_capabilities(const struct imap_session *s, struct buf *out)
 {
     buf_puts(out, "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE");
-    if (s->state != IMAP_STATE_NOT_AUTHENTICATED)
+    if (s->state != IMAP_STATE_NOT_AUTHENTICATED) {
+        buf_puts(out, " UIDPLUS MOVE");
         return;
+    }
     buf_puts(out, " SASL-IR");
     if (conn_can_starttls(s->conn))
         buf_puts(out, " STARTTLS");

@@ -124,6 +124,19 @@ class CopyTest(ServerTestCase):
             self.assertEqual(run(a, "a2", "UID MOVE 2 Trash")[0][1:], ["* 1 EXPUNGE"])
             self.assertEqual(run(b, "b2", "NOOP")[0], ["* 2 EXISTS"])
 
+    def test_uidplus_and_move_announced_after_login(self):
+        with self.srv.raw("imaps") as c:
+            c.line()
+            c.cmd("l LOGIN gus gus-pw-1")
+            tagged = c.read_until_tagged("l")[1]
+            caps = re.search(r"\[CAPABILITY ([^\]]*)\]", tagged).group(1).split()
+            self.assertIn("UIDPLUS", caps)
+            self.assertIn("MOVE", caps)
+            untagged, tagged = run(c, "c", "CAPABILITY")
+            self.assertEqual(tagged, "c OK CAPABILITY completed.")
+            self.assertIn("UIDPLUS", untagged[0].split())
+            self.assertIn("MOVE", untagged[0].split())
+
     def test_read_only_and_bad_input(self):
         with self.selected("fay", ["", ""]) as c:
             run(c, "e", "EXAMINE INBOX")

@@ -2,43 +2,12 @@
 #include "imap/imap-resp.h"
 #include "imap/session.h"
 #include "lib-imap/imap-arg.h"
-#include "net/line-reader.h"
+#include "login/login.h"
 
-#include "lib/log.h"
 #include "lib/settings.h"
-
-#include <stdlib.h>
-#include <string.h>
-
-/* After this many failed logins on one connection, it is closed. */
-#define MAX_AUTH_FAILURES 3
 
 static const char privacy_required[] =
     "Plaintext authentication disallowed on non-secure (SSL/TLS) connections.";
-
-/* A login in progress, in the command's arena. */
-struct login_cmd {
-    struct auth_request *req; /* until the attempt ends */
-    bool failed;              /* it ended as AUTH_FAILED */
-    struct line_reader reader;
-    struct buf response; /* a SASL response line: a secret */
-};
-
-static void login_cleanup(void *arg)
-{
-    struct login_cmd *l = arg;
-    auth_abort(l->req);
-    l->req = NULL;
-    buf_free_secret(&l->response);
-}
-
-static struct login_cmd *login_cmd_new(struct imap_cmd *cmd)
-{
-    struct login_cmd *l = arena_alloc(cmd->arena, sizeof(*l));
-    arena_on_reset(cmd->arena, login_cleanup, l);
-    cmd->data = l;
-    return l;
-}
 
 enum imap_cmd_result cmd_starttls(struct imap_cmd *cmd)
 {
@@ -66,8 +35,7 @@ enum imap_cmd_result cmd_starttls(struct imap_cmd *cmd)
 static enum imap_cmd_result login_finished(struct imap_cmd *cmd)
 {
     struct imap_session *s = cmd->session;
-    struct login_cmd *l = cmd->data;
-    if (l->failed && ++s->auth_failures >= MAX_AUTH_FAILURES)
+    if (s->login && login_too_many_failures(s->login))
         return imap_bye(s, "Too many authentication failures.");
     return IMAP_CMD_DONE;
 }
@@ -76,9 +44,6 @@ static void login_done(void *ctx, const struct auth_result *res)
 {
     struct imap_cmd *cmd = ctx;
     struct imap_session *s = cmd->session;
-    struct login_cmd *l = cmd->data;
-    l->req = NULL;
-    l->failed = res->status == AUTH_FAILED;
     switch (res->status) {
     case AUTH_OK: {
         imap_session_logged_in(s, res->user, res->home);
@@ -113,41 +78,25 @@ static void login_done(void *ctx, const struct auth_result *res)
     imap_cmd_wake(cmd);
 }
 
-/* The rest of a SASL response line already answered as too long. */
-static enum imap_cmd_result sasl_skip_rest(struct imap_cmd *cmd)
-{
-    struct evbuffer *in = imap_cmd_input(cmd);
-    struct evbuffer_ptr eol = evbuffer_search(in, "\n", 1, NULL);
-    if (eol.pos < 0) {
-        evbuffer_drain(in, evbuffer_get_length(in));
-        return IMAP_CMD_WAIT_INPUT;
-    }
-    evbuffer_drain(in, (size_t)eol.pos + 1);
-    return IMAP_CMD_DONE;
-}
-
+/* The client's response to a challenge (RFC 9051 §6.2.2): the command owns
+ * the input until the line has come. */
 static enum imap_cmd_result sasl_read_response(struct imap_cmd *cmd)
 {
     struct imap_session *s = cmd->session;
-    struct login_cmd *l = cmd->data;
-    enum line_result r = line_reader_read(&l->reader, imap_cmd_input(cmd),
-                                          s->conn->settings->auth_max_sasl_size, &l->response);
-    if (r == LINE_NONE)
+    switch (login_read_response(s->login, imap_cmd_input(cmd))) {
+    case LOGIN_RESPONSE_MORE:
         return IMAP_CMD_WAIT_INPUT;
-    if (r == LINE_TOO_LONG) {
-        auth_abort(l->req);
-        l->req = NULL;
+    case LOGIN_RESPONSE_SENT:
+        /* The login answers through the callbacks: another challenge, or done. */
+        return IMAP_CMD_WAIT_EXTERNAL;
+    case LOGIN_RESPONSE_TOO_LONG:
         imap_cmd_reply(cmd, IMAP_BAD, IMAP_CODE_NONE, "Authentication response too long.");
-        if (!l->reader.discarding)
-            return IMAP_CMD_DONE;
-        cmd->resume = sasl_skip_rest;
-        return IMAP_CMD_WAIT_INPUT;
+        /* the rest of the line is skipped before the next command is read */
+        return login_wants_response(s->login) ? IMAP_CMD_WAIT_INPUT : IMAP_CMD_DONE;
+    case LOGIN_RESPONSE_SKIPPED:
+        break;
     }
-    /* The request answers through the callbacks: another challenge, or done. */
-    cmd->resume = NULL;
-    auth_continue(l->req, l->response.data, l->response.len);
-    buf_free_secret(&l->response);
-    return IMAP_CMD_WAIT_EXTERNAL;
+    return IMAP_CMD_DONE;
 }
 
 static enum imap_cmd_result sasl_wait_response(struct imap_cmd *cmd)
@@ -164,13 +113,10 @@ static void sasl_challenge(void *ctx, const char *b64)
     imap_cmd_wake(cmd);
 }
 
-static struct auth_client auth_client_of(const struct imap_session *s)
-{
-    return (struct auth_client){.conn_id = s->conn->id,
-                                .peer_ip = s->conn->peer_ip,
-                                .protocol = "imap",
-                                .tls = s->conn->tls};
-}
+const struct login_callbacks imap_login_callbacks = {
+    .challenge = sasl_challenge,
+    .done = login_done,
+};
 
 static enum imap_cmd_result refuse_plaintext(struct imap_cmd *cmd, bool password_sent)
 {
@@ -193,11 +139,9 @@ enum imap_cmd_result cmd_login(struct imap_cmd *cmd)
         imap_cmd_reply(cmd, IMAP_BAD, IMAP_CODE_NONE, "LOGIN expects a user name and a password.");
         return IMAP_CMD_DONE;
     }
-    if (!imap_login_allowed(s))
+    if (!login_plaintext_allowed(s->conn->settings, s->conn->secured))
         return refuse_plaintext(cmd, true);
-    struct auth_client client = auth_client_of(s);
-    struct login_cmd *l = login_cmd_new(cmd);
-    l->req = auth_start_password(s->auth, &client, user, password, password_len, login_done, cmd);
+    login_start_password(s->login, user, password, password_len, cmd);
     return IMAP_CMD_WAIT_EXTERNAL;
 }
 
@@ -212,14 +156,11 @@ enum imap_cmd_result cmd_authenticate(struct imap_cmd *cmd)
                        "initial response.");
         return IMAP_CMD_DONE;
     }
-    if (!imap_login_allowed(s))
+    if (!login_plaintext_allowed(s->conn->settings, s->conn->secured))
         return refuse_plaintext(cmd, initial != NULL);
-    if (initial && strlen(initial) > s->conn->settings->auth_max_sasl_size) {
+    if (!login_start_sasl(s->login, mech, initial, cmd)) {
         imap_cmd_reply(cmd, IMAP_BAD, IMAP_CODE_NONE, "Initial response too long.");
         return IMAP_CMD_DONE;
     }
-    struct auth_client client = auth_client_of(s);
-    struct login_cmd *l = login_cmd_new(cmd);
-    l->req = auth_start_sasl(s->auth, &client, mech, initial, sasl_challenge, login_done, cmd);
     return IMAP_CMD_WAIT_EXTERNAL;
 }

@@ -96,4 +96,8 @@ imap_cmd_fn cmd_store;                                                  /* cmd-s
 imap_cmd_fn cmd_expunge;                                                /* cmd-expunge.c */
 imap_cmd_fn cmd_copy, cmd_move;                                         /* cmd-copy.c */
 
+/* How IMAP words the answers of a login (cmd-login.c). */
+struct login_callbacks;
+extern const struct login_callbacks imap_login_callbacks;
+
 #endif

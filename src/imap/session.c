@@ -5,7 +5,6 @@
 #include "login/services.h"
 #include "store/store.h"
 
-#include "lib/log.h"
 #include "lib/settings.h"
 
 #include <stdarg.h>
@@ -31,14 +30,6 @@ enum imap_cmd_result imap_bye(struct imap_session *s, const char *text)
     return IMAP_CMD_CLOSING;
 }
 
-bool imap_login_allowed(const struct imap_session *s)
-{
-    const struct settings *set = s->conn->settings;
-    if (s->conn->secured)
-        return true;
-    return set->ssl != SSL_MODE_REQUIRED && !set->disable_plaintext_auth;
-}
-
 void imap_capabilities(const struct imap_session *s, struct buf *out)
 {
     buf_puts(out, "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE");
@@ -49,7 +40,7 @@ void imap_capabilities(const struct imap_session *s, struct buf *out)
     buf_puts(out, " SASL-IR");
     if (conn_can_starttls(s->conn))
         buf_puts(out, " STARTTLS");
-    if (!imap_login_allowed(s)) {
+    if (!login_plaintext_allowed(s->conn->settings, s->conn->secured)) {
         buf_puts(out, " LOGINDISABLED");
         return;
     }
@@ -98,6 +89,8 @@ void imap_session_logged_in(struct imap_session *s, const char *user, const char
     s->user = xstrdup(user);
     s->home = home ? xstrdup(home) : NULL;
     s->bad_commands = 0;
+    /* What was only for logging in goes (this runs from its callback, its last call). */
+    login_free(&s->login);
     set_parser_limits(s);
     conn_set_authenticated(s->conn);
     conn_set_timeout(s->conn, AUTHENTICATED_TIMEOUT_MS);
@@ -313,12 +306,12 @@ static void imap_closed(struct conn *c)
     struct imap_session *s = c->session;
     if (!s)
         return;
-    if (s->user) {
-        auth_logout(s->auth, s->user, c->peer_ip);
-        log_info(c->id, "imap: disconnected: user=<%s>", s->user);
-    }
+    if (s->user)
+        login_session_closed(s->auth, c, "imap", s->user);
     imap_store_stop(s);
-    /* The running command's cleanups (an auth request to abort) run here. */
+    /* An attempt to log in in progress is aborted: no callback runs. */
+    login_free(&s->login);
+    /* The running command's cleanups run here. */
     s->cmd = NULL;
     imap_parser_free(s->parser);
     if (s->search_saved) {
@@ -345,6 +338,7 @@ static void imap_accept(struct conn *c)
     s->conn = c;
     s->auth = ((const struct session_services *)conn_app(c))->auth;
     s->state = IMAP_STATE_NOT_AUTHENTICATED;
+    s->login = login_new(c, s->auth, "imap", &imap_login_callbacks);
     c->session = s;
     c->ops = &imap_conn_ops;
     new_parser(s);

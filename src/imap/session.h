@@ -6,6 +6,7 @@
 #include "auth/auth-request.h"
 #include "imap/imap-commands.h"
 #include "lib-imap/imap-parser.h"
+#include "login/login.h"
 #include "net/conn.h"
 
 #include <stdbool.h>
@@ -29,10 +30,10 @@ struct imap_session {
     struct auth_service *auth;
     struct imap_parser *parser;
     enum imap_state state;
-    struct imap_cmd *cmd;   /* the command running, in the parser's arena; or NULL */
-    bool renew_parser;      /* STARTTLS: a fresh parser when the command ends */
-    bool in_input;          /* imap_input is on the stack */
-    unsigned auth_failures; /* on this connection */
+    struct imap_cmd *cmd; /* the command running, in the parser's arena; or NULL */
+    bool renew_parser;    /* STARTTLS: a fresh parser when the command ends */
+    bool in_input;        /* imap_input is on the stack */
+    struct login *login;  /* until logged in */
     /* after login: the user's store, through its queue (imap-store.h) */
     struct serial_queue *store_queue;
     struct imap_store_side *store_side;
@@ -52,9 +53,8 @@ extern const struct protocol imap_protocol;
 
 /* The capability list for the session's current state and transport. */
 void imap_capabilities(const struct imap_session *s, struct buf *out);
-/* Plaintext-capable authentication is allowed on this connection now. */
-bool imap_login_allowed(const struct imap_session *s);
-/* Logs in: state, limits and timeouts of an authenticated session. */
+/* Logs in: state, limits and timeouts of an authenticated session; the login
+ * state goes (called from the login's done callback). */
 void imap_session_logged_in(struct imap_session *s, const char *user, const char *home);
 /* Says `* BYE text` and closes. */
 enum imap_cmd_result imap_bye(struct imap_session *s, const char *text);

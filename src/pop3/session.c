@@ -5,8 +5,8 @@
 #include "login/services.h"
 
 #include "auth/auth-request.h"
-#include "lib/log.h"
 #include "lib/settings.h"
+#include "login/login.h"
 #include "net/line-reader.h"
 
 #include <stdarg.h>
@@ -16,7 +16,6 @@
 
 /* RFC 1939 §3: the autologout timer is at least 10 minutes. */
 #define TRANSACTION_TIMEOUT_MS (10u * 60u * 1000u)
-#define MAX_AUTH_FAILURES 3
 #define USER_MAX 255
 
 enum pop3_state { POP3_AUTHORIZATION, POP3_TRANSACTION };
@@ -28,10 +27,8 @@ struct pop3_session {
     enum pop3_state state;
     struct line_reader reader;
     struct buf line;
-    char *pending_user; /* after USER, before PASS */
-    struct auth_request *auth_req;
-    bool reading_sasl;
-    unsigned auth_failures;
+    struct login *login; /* until logged in */
+    char *pending_user;  /* after USER, before PASS */
     unsigned bad_commands;
     char *user;
 };
@@ -47,8 +44,7 @@ static void pop3_close_with(struct pop3_session *s, const char *line)
 
 static bool login_allowed(const struct pop3_session *s)
 {
-    const struct settings *set = s->conn->settings;
-    return s->conn->secured || (set->ssl != SSL_MODE_REQUIRED && !set->disable_plaintext_auth);
+    return login_plaintext_allowed(s->conn->settings, s->conn->secured);
 }
 
 static bool stls_available(const struct pop3_session *s)
@@ -93,6 +89,10 @@ static void logged_in(struct pop3_session *s, const char *user)
     s->state = POP3_TRANSACTION;
     s->user = xstrdup(user);
     s->bad_commands = 0;
+    /* What was only for logging in goes (this runs from its callback, its last call). */
+    login_free(&s->login);
+    free(s->pending_user);
+    s->pending_user = NULL;
     conn_set_authenticated(s->conn);
     conn_set_timeout(s->conn, TRANSACTION_TIMEOUT_MS);
 }
@@ -100,8 +100,6 @@ static void logged_in(struct pop3_session *s, const char *user)
 static void auth_done(void *ctx, const struct auth_result *res)
 {
     struct pop3_session *s = ctx;
-    s->auth_req = NULL;
-    s->reading_sasl = false;
     switch (res->status) {
     case AUTH_OK:
         logged_in(s, res->user);
@@ -124,7 +122,7 @@ static void auth_done(void *ctx, const struct auth_result *res)
         conn_printf(s->conn, "-ERR %s\r\n", res->text);
         break;
     }
-    if (res->status == AUTH_FAILED && ++s->auth_failures >= MAX_AUTH_FAILURES) {
+    if (s->login && login_too_many_failures(s->login)) {
         pop3_close_with(s, "-ERR Too many authentication failures.");
         return;
     }
@@ -135,17 +133,13 @@ static void sasl_challenge(void *ctx, const char *b64)
 {
     struct pop3_session *s = ctx;
     conn_printf(s->conn, "+ %s\r\n", b64);
-    s->reading_sasl = true;
     conn_resume_input(s->conn);
 }
 
-static struct auth_client auth_client_of(const struct pop3_session *s)
-{
-    return (struct auth_client){.conn_id = s->conn->id,
-                                .peer_ip = s->conn->peer_ip,
-                                .protocol = "pop3",
-                                .tls = s->conn->tls};
-}
+static const struct login_callbacks pop3_login_callbacks = {
+    .challenge = sasl_challenge,
+    .done = auth_done,
+};
 
 static void list_mechanisms(struct pop3_session *s)
 {
@@ -170,7 +164,6 @@ static char *split_command(char *line)
 
 static void handle_authorization(struct pop3_session *s, const char *verb, char *arg)
 {
-    const struct settings *set = s->conn->settings;
     if (strcasecmp(verb, "STLS") == 0) {
         if (!stls_available(s)) {
             conn_printf(s->conn, "-ERR %s\r\n",
@@ -205,11 +198,8 @@ static void handle_authorization(struct pop3_session *s, const char *verb, char 
             conn_printf(s->conn, "-ERR No user name given (USER first).\r\n");
             return;
         }
-        struct auth_client client = auth_client_of(s);
-        conn_pause_input(s->conn);
         /* RFC 1939 §7: the password is the rest of the line, spaces included. */
-        s->auth_req =
-            auth_start_password(s->auth, &client, s->pending_user, arg, strlen(arg), auth_done, s);
+        login_start_password(s->login, s->pending_user, arg, strlen(arg), s);
         free(s->pending_user);
         s->pending_user = NULL;
         return;
@@ -225,14 +215,8 @@ static void handle_authorization(struct pop3_session *s, const char *verb, char 
             return;
         }
         char *initial = split_command(arg);
-        if (strlen(initial) > set->auth_max_sasl_size) {
+        if (!login_start_sasl(s->login, arg, *initial ? initial : NULL, s))
             conn_printf(s->conn, "-ERR Initial response too long.\r\n");
-            return;
-        }
-        struct auth_client client = auth_client_of(s);
-        conn_pause_input(s->conn);
-        s->auth_req = auth_start_sasl(s->auth, &client, arg, *initial ? initial : NULL,
-                                      sasl_challenge, auth_done, s);
         return;
     }
     if (strcasecmp(verb, "APOP") == 0) {
@@ -266,31 +250,39 @@ static void handle_command(struct pop3_session *s)
     bad_command(s, "Unknown command.");
 }
 
+/* A response to a SASL challenge (RFC 5034 §4). False: wait for input. */
+static bool read_sasl_response(struct pop3_session *s, struct evbuffer *in)
+{
+    switch (login_read_response(s->login, in)) {
+    case LOGIN_RESPONSE_MORE:
+        return false;
+    case LOGIN_RESPONSE_TOO_LONG:
+        conn_printf(s->conn, "-ERR Authentication response too long.\r\n");
+        break;
+    case LOGIN_RESPONSE_SENT:
+    case LOGIN_RESPONSE_SKIPPED:
+        break;
+    }
+    return true;
+}
+
 static void pop3_input(struct conn *c, struct evbuffer *in)
 {
     struct pop3_session *s = c->session;
     const struct settings *set = c->settings;
     while (!conn_is_closing(c) && !conn_input_blocked(c)) {
-        if (s->auth_req && !s->reading_sasl)
-            return;
-        size_t max = s->reading_sasl                  ? set->auth_max_sasl_size
-                     : s->state == POP3_AUTHORIZATION ? set->login_max_line_length
-                                                      : set->imap_max_line_length;
+        if (s->login && login_busy(s->login)) {
+            /* While a login is checked the commands wait; its callbacks
+             * resume the input. */
+            if (!login_wants_response(s->login) || !read_sasl_response(s, in))
+                return;
+            continue;
+        }
+        size_t max =
+            s->state == POP3_AUTHORIZATION ? set->login_max_line_length : set->imap_max_line_length;
         enum line_result r = line_reader_read(&s->reader, in, max, &s->line);
         if (r == LINE_NONE)
             return;
-        if (s->reading_sasl) {
-            s->reading_sasl = false;
-            if (r == LINE_TOO_LONG) {
-                auth_abort(s->auth_req);
-                s->auth_req = NULL;
-                conn_printf(c, "-ERR Authentication response too long.\r\n");
-                continue;
-            }
-            auth_continue(s->auth_req, s->line.data, s->line.len);
-            buf_free_secret(&s->line);
-            continue;
-        }
         if (r == LINE_TOO_LONG) {
             bad_command(s, "Command line too long.");
             continue;
@@ -316,11 +308,10 @@ static void pop3_closed(struct conn *c)
     struct pop3_session *s = c->session;
     if (!s)
         return;
-    auth_abort(s->auth_req);
-    if (s->user) {
-        auth_logout(s->auth, s->user, c->peer_ip);
-        log_info(c->id, "pop3: disconnected: user=<%s>", s->user);
-    }
+    /* An attempt to log in in progress is aborted: no callback runs. */
+    login_free(&s->login);
+    if (s->user)
+        login_session_closed(s->auth, c, "pop3", s->user);
     buf_free_secret(&s->line);
     free(s->pending_user);
     free(s->user);
@@ -340,6 +331,7 @@ static void pop3_accept(struct conn *c)
     struct pop3_session *s = xcalloc(1, sizeof(*s));
     s->conn = c;
     s->auth = ((const struct session_services *)conn_app(c))->auth;
+    s->login = login_new(c, s->auth, "pop3", &pop3_login_callbacks);
     c->session = s;
     c->ops = &pop3_conn_ops;
     if (c->refused) {

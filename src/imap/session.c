@@ -88,7 +88,6 @@ void imap_session_logged_in(struct imap_session *s, const char *user, const char
     s->state = IMAP_STATE_AUTHENTICATED;
     s->user = xstrdup(user);
     s->home = home ? xstrdup(home) : NULL;
-    s->bad_commands = 0;
     /* What was only for logging in goes (this runs from its callback, its last call). */
     login_free(&s->login);
     set_parser_limits(s);
@@ -100,8 +99,9 @@ void imap_session_logged_in(struct imap_session *s, const char *user, const char
 static enum imap_cmd_result bad_command(struct imap_session *s, const char *tag, const char *text)
 {
     imap_tagged_bad(s, tag, text);
-    unsigned limit = s->conn->settings->login_max_bad_commands;
-    if (limit && ++s->bad_commands >= limit)
+    bool too_many =
+        s->login ? login_bad_command(s->login) : ++s->bad_commands >= SESSION_MAX_BAD_COMMANDS;
+    if (too_many)
         return imap_bye(s, "Too many invalid commands.");
     return IMAP_CMD_DONE;
 }
@@ -235,6 +235,7 @@ static void start_command(struct imap_session *s, bool complete)
             imap_parser_reset(s->parser);
         return;
     }
+    s->bad_commands = 0; /* a command that runs ends a run of bad ones */
     struct arena *arena = imap_parser_arena(s->parser);
     struct imap_cmd *cmd = arena_alloc(arena, sizeof(*cmd));
     *cmd = (struct imap_cmd){.session = s,

@@ -46,7 +46,7 @@ struct imap_session {
     /* RFC 9051 §6.4.4.1: the UIDs of the last SEARCH RETURN (SAVE), which "$"
      * names (heap); NULL while no search saved one */
     struct store_uids *search_saved;
-    unsigned bad_commands;
+    unsigned bad_commands; /* in a row, once logged in */
 };
 
 extern const struct protocol imap_protocol;

@@ -75,14 +75,14 @@ struct settings {
     char *state_dir; /* what must outlive a restart (the SCRAM salt secret); GANNET_STATEDIR */
 
     /* Limits against bad input (gannet's own names, where Dovecot has none). */
-    size_t imap_max_line_length;           /* after login; default 65536 (Dovecot's) */
+    size_t imap_max_line_length;           /* IMAP after login; default 65536 (Dovecot's) */
     size_t login_max_line_length;          /* before login; default 8192 */
     size_t mail_max_message_size;          /* APPEND (RFC 7889 APPENDLIMIT); default 64 MiB */
     size_t auth_max_sasl_size;             /* a SASL message, base64; default 16384 */
     unsigned login_timeout_ms;             /* pre-login inactivity; default 60000 */
     unsigned login_max_connections;        /* unauthenticated connections, total; default 1000 */
     unsigned login_max_connections_per_ip; /* unauthenticated, per address; default 20 */
-    unsigned login_max_bad_commands;       /* before disconnecting; default 10 */
+    unsigned login_max_bad_commands;       /* before login, in all; default 10 */
     unsigned workers;                      /* worker processes; 0 (default): one per core */
 
     struct listener_settings *listeners;

@@ -27,6 +27,7 @@ struct login {
     struct sasl_line response;
     bool last_failed;
     unsigned auth_failures;
+    unsigned bad_commands;
 };
 
 bool login_plaintext_allowed(const struct settings *set, bool secured)
@@ -150,6 +151,12 @@ enum login_response login_read_response(struct login *l, struct evbuffer *in)
 bool login_too_many_failures(const struct login *l)
 {
     return l->last_failed && l->auth_failures >= LOGIN_MAX_AUTH_FAILURES;
+}
+
+bool login_bad_command(struct login *l)
+{
+    unsigned limit = l->conn->settings->login_max_bad_commands;
+    return limit && ++l->bad_commands >= limit;
 }
 
 void login_session_closed(struct auth_service *auth, const struct conn *c, const char *protocol,

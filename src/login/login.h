@@ -1,7 +1,7 @@
 /* What IMAP and POP3 share before login (Dovecot's login-common): the
  * plaintext rule, the start of an authentication (a password, or a SASL
- * exchange with its response lines), the failure count and its limit, and the
- * end of a logged-in session. The protocols keep
+ * exchange with its response lines), the failure count and its limit, the
+ * bad-command limit, and the end of a logged-in session. The protocols keep
  * only their wording: they answer through the callbacks and say the refusals.
  *
  * All the login state of a connection is in one struct login, which the
@@ -22,6 +22,11 @@ struct login;
 
 /* After this many failed logins on one connection, it is closed. */
 #define LOGIN_MAX_AUTH_FAILURES 3
+/* Limits are tighter before login than after (DESIGN.md "Conventions"): before
+ * login a connection is closed after login_max_bad_commands bad commands in
+ * all; after login, after this many in a row, a command that runs starting the
+ * count again (Dovecot's CLIENT_MAX_BAD_COMMANDS in imap and pop3). */
+#define SESSION_MAX_BAD_COMMANDS 20
 
 /* Plaintext authentication (a password in LOGIN, USER/PASS, or a SASL
  * exchange: RFC 9051 §11.1, RFC 2595 §2.1) is allowed on a secured connection
@@ -76,6 +81,9 @@ enum login_response login_read_response(struct login *l, struct evbuffer *in);
 /* The attempt that just ended was the LOGIN_MAX_AUTH_FAILURES-th failure:
  * after its answer the connection is to close. */
 bool login_too_many_failures(const struct login *l);
+/* One more bad command before login: true when login_max_bad_commands is
+ * reached and the connection is to close. */
+bool login_bad_command(struct login *l);
 
 /* A logged-in session ended: frees the user's mail_max_userip_connections
  * slot and logs the disconnection. */

@@ -12,6 +12,10 @@
 
 /* RFC 1939 §3: the autologout timer is at least 10 minutes. */
 #define TRANSACTION_TIMEOUT_MS (10u * 60u * 1000u)
+/* A command line after login: RFC 2449 §4 asks for 255 octets at least; the
+ * TRANSACTION commands take numbers only. Dovecot reads 2048. (Before login
+ * the bound is login_max_line_length, for AUTH's initial response.) */
+#define TRANSACTION_MAX_LINE_LENGTH 2048
 
 void pop3_close_with(struct pop3_session *s, const char *line)
 {
@@ -28,7 +32,6 @@ void pop3_logged_in(struct pop3_session *s, const char *user)
 {
     s->state = POP3_TRANSACTION;
     s->user = xstrdup(user);
-    s->bad_commands = 0;
     /* What was only for logging in goes (this runs from its callback, its last call). */
     login_free(&s->login);
     free(s->pending_user);
@@ -40,8 +43,9 @@ void pop3_logged_in(struct pop3_session *s, const char *user)
 static void bad_command(struct pop3_session *s, const char *text)
 {
     conn_printf(s->conn, "-ERR %s\r\n", text);
-    unsigned limit = s->conn->settings->login_max_bad_commands;
-    if (limit && ++s->bad_commands >= limit)
+    bool too_many =
+        s->login ? login_bad_command(s->login) : ++s->bad_commands >= SESSION_MAX_BAD_COMMANDS;
+    if (too_many)
         pop3_close_with(s, "-ERR Too many invalid commands.");
 }
 
@@ -59,6 +63,7 @@ static void run_command(struct pop3_session *s)
         bad_command(s, "Unknown command.");
         return;
     }
+    s->bad_commands = 0; /* a command that runs ends a run of bad ones */
     def->run(s, arg);
 }
 
@@ -90,7 +95,7 @@ static void pop3_input(struct conn *c, struct evbuffer *in)
             continue;
         }
         size_t max = s->state == POP3_AUTHORIZATION ? c->settings->login_max_line_length
-                                                    : c->settings->imap_max_line_length;
+                                                    : TRANSACTION_MAX_LINE_LENGTH;
         enum line_result r = line_reader_read(&s->reader, in, max, &s->line);
         if (r == LINE_NONE)
             return;

@@ -26,11 +26,11 @@ struct pop3_session {
     struct auth_service *auth;
     enum pop3_state state;
     struct line_reader reader;
-    struct buf line;     /* the command line being handled: may hold a password */
-    struct login *login; /* until logged in */
-    char *pending_user;  /* after USER, before PASS */
-    unsigned bad_commands;
-    char *user; /* once logged in */
+    struct buf line;       /* the command line being handled: may hold a password */
+    struct login *login;   /* until logged in */
+    char *pending_user;    /* after USER, before PASS */
+    unsigned bad_commands; /* in a row, once logged in */
+    char *user;            /* once logged in */
 };
 
 extern const struct protocol pop3_protocol;

@@ -109,6 +109,81 @@ class BadCommandsTest(PerTestServerCase):
         self.assertAlive()
 
 
+class LoggedInBadCommandsTest(ServerTestCase):
+    # login_max_bad_commands counts before login only; after login a client is
+    # closed after 20 bad commands in a row (Dovecot's CLIENT_MAX_BAD_COMMANDS),
+    # and a command that runs starts the count again. POP3 after login has its
+    # own line bound, not imap_max_line_length.
+    SERVER_SETTINGS = {"login_max_bad_commands": "3", "imap_max_line_length": "1k"}
+
+    def pop3_logged_in(self):
+        c = self.srv.raw("pop3s")
+        c.line()
+        c.cmd("USER alice")
+        self.assertTrue(c.line().startswith("+OK"))
+        c.cmd(f"PASS {password('alice')}")
+        self.assertEqual(c.line(), "+OK Logged in.")
+        return c
+
+    def test_imap_before_login_the_setting_counts(self):
+        with self.srv.raw("imaps") as c:
+            c.line()
+            for i in range(2):
+                c.cmd(f"x{i} FROBNICATE")
+                self.assertEqual(c.line(), f"x{i} BAD Unknown command.")
+            c.cmd("x2 FROBNICATE")
+            self.assertEqual(c.line(), "x2 BAD Unknown command.")
+            self.assertEqual(c.wait_closed(3), ["* BYE Too many invalid commands."])
+
+    def test_imap_after_login_twenty_in_a_row(self):
+        with self.srv.imap_logged_in() as c:
+            for i in range(19):
+                c.cmd(f"x{i} FROBNICATE")
+                self.assertEqual(c.line(), f"x{i} BAD Unknown command.")
+            c.cmd("n NOOP")
+            self.assertEqual(c.line(), "n OK NOOP completed.")
+            for i in range(19):
+                c.cmd(f"y{i} LOGIN alice x")  # not allowed once logged in
+                self.assertEqual(c.line(), f"y{i} BAD Not allowed once logged in.")
+            c.cmd("z FROBNICATE")
+            self.assertEqual(c.line(), "z BAD Unknown command.")
+            self.assertEqual(c.wait_closed(3), ["* BYE Too many invalid commands."])
+
+    def test_pop3_before_login_the_setting_counts(self):
+        with self.srv.raw("pop3s") as c:
+            c.line()
+            for _ in range(2):
+                c.cmd("FROB")
+                self.assertEqual(c.line(), "-ERR Unknown command.")
+            c.cmd("FROB")
+            self.assertEqual(c.line(), "-ERR Unknown command.")
+            self.assertEqual(c.wait_closed(3), ["-ERR Too many invalid commands."])
+
+    def test_pop3_after_login_twenty_in_a_row(self):
+        with self.pop3_logged_in() as c:
+            for _ in range(19):
+                c.cmd("FROB")
+                self.assertEqual(c.line(), "-ERR Unknown command.")
+            c.cmd("NOOP")
+            self.assertEqual(c.line(), "+OK")
+            for _ in range(19):
+                c.cmd("USER bob")  # not in the TRANSACTION state
+                self.assertEqual(c.line(), "-ERR Unknown command.")
+            c.cmd("FROB")
+            self.assertEqual(c.line(), "-ERR Unknown command.")
+            self.assertEqual(c.wait_closed(3), ["-ERR Too many invalid commands."])
+
+    def test_pop3_after_login_line_bound_is_its_own(self):
+        with self.pop3_logged_in() as c:
+            # over imap_max_line_length (1k here), under POP3's 2048 octets
+            c.cmd("NOOP " + "x" * 1500)
+            self.assertEqual(c.line(), "+OK")
+            c.cmd("NOOP " + "x" * 3000)
+            self.assertEqual(c.line(), "-ERR Command line too long.")
+            c.cmd("NOOP")
+            self.assertEqual(c.line(), "+OK")
+
+
 class LoginTimeoutTest(PerTestServerCase):
     SERVER_SETTINGS = {"login_timeout": "1 secs"}
 

@@ -13,6 +13,8 @@
 #include "store/store.h"
 
 #define INDEX_FILE "gannet.index.sqlite"
+/* flock'ed while the index is opened, made, migrated or rebuilt */
+#define INDEX_LOCK_FILE "gannet.index.lock"
 /* 2: ENVELOPE lists the addresses of every repeated address field (1 kept
  * only the last field's). */
 #define INDEX_SCHEMA_VERSION 2

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -624,6 +625,34 @@ static int migrate(struct store *s, const char *path, int old_version, struct bu
     return r;
 }
 
+/* Opening the index may create, migrate or rebuild it: one opener at a time
+ * per Maildir, across processes and threads (each flock on its own open file
+ * description), so that a second opener never finds a half-made index and
+ * moves it aside under the first one's feet. Returns the lock's fd, or -1
+ * (then the opening goes on unlocked, as it did before this lock existed). */
+static int index_lock(const char *root)
+{
+    struct buf path = BUF_INIT;
+    buf_printf(&path, "%s/%s", root, INDEX_LOCK_FILE);
+    int fd = open(buf_cstr(&path), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    buf_free(&path);
+    if (fd < 0)
+        return -1;
+    while (flock(fd, LOCK_EX) < 0) {
+        if (errno != EINTR) {
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+static void index_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* releases the flock */
+}
+
 int store_open(const char *root, unsigned flags, struct store **out, struct buf *err)
 {
     *out = NULL;
@@ -650,6 +679,7 @@ int store_open(const char *root, unsigned flags, struct store **out, struct buf 
     }
     bool fresh = false;
     int old_version = 0;
+    int lock = r == 0 ? index_lock(s->root) : -1;
     struct buf path = BUF_INIT;
     buf_printf(&path, "%s/%s", s->root, INDEX_FILE);
     if (r == 0)
@@ -677,6 +707,7 @@ int store_open(const char *root, unsigned flags, struct store **out, struct buf 
                 index_rollback(s->db);
         }
     }
+    index_unlock(lock);
     if (r < 0) {
         store_close(s);
         return r;

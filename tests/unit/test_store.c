@@ -1176,10 +1176,65 @@ static void test_store_on_serial_queue(void **state)
     store_close(s);
 }
 
+/* Many sessions of a new user open the store at once (threads here, workers
+ * and the LDA in real life): each gets a working store, none finds a
+ * half-made index and moves it aside, INBOX and the special-use folders are
+ * made once. */
+#define FIRST_OPENERS 12
+struct first_open {
+    const char *maildir;
+    int result;
+};
+
+static void *open_concurrently(void *arg)
+{
+    struct first_open *fo = arg;
+    struct store *s = NULL;
+    struct buf err = BUF_INIT;
+    fo->result = store_open(fo->maildir, STORE_OPEN_CREATE, &s, &err);
+    if (fo->result == 0) {
+        struct store_mailbox *m = NULL;
+        fo->result = store_mailbox_open(s, "INBOX", &m, &err);
+        store_mailbox_close(m);
+    }
+    store_close(s);
+    buf_free(&err);
+    return NULL;
+}
+
+static void test_concurrent_first_open(void **state)
+{
+    struct ctx *c = *state;
+    for (int round = 0; round < 5; round++) {
+        rm_rf(c->maildir);
+        pthread_t t[FIRST_OPENERS];
+        struct first_open fo[FIRST_OPENERS];
+        for (int i = 0; i < FIRST_OPENERS; i++) {
+            fo[i] = (struct first_open){.maildir = c->maildir, .result = 1};
+            assert_int_equal(pthread_create(&t[i], NULL, open_concurrently, &fo[i]), 0);
+        }
+        for (int i = 0; i < FIRST_OPENERS; i++) {
+            pthread_join(t[i], NULL);
+            assert_int_equal(fo[i].result, 0);
+        }
+        char p[512];
+        snprintf(p, sizeof(p), "%s/gannet.index.sqlite.corrupt", c->maildir);
+        assert_int_equal(access(p, F_OK), -1);
+        struct store *s = open_store(c, 0);
+        struct store_mailbox_info *list;
+        size_t count;
+        assert_int_equal(store_mailbox_list(s, &list, &count, NULL), 0);
+        assert_int_equal(count, 6); /* INBOX and the five special-use folders, once */
+        store_mailbox_list_free(list, count);
+        store_close(s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_special_use, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_first_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_fetch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uids_never_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copy_move, setup, teardown),

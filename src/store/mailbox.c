@@ -119,59 +119,121 @@ void store_sync_result_free(struct store_sync_result *r)
 
 int store_mailbox_sync(struct store_mailbox *m, struct store_sync_result *res, struct buf *err)
 {
+    return store_mailbox_sync_flags(m, 0, res, err);
+}
+
+/* The UIDs of a that are not in b (both ascending), appended to out. */
+static void uids_minus(const struct store_uids *a, const struct store_uids *b,
+                       struct store_uids *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < a->count; i++) {
+        while (k < b->count && b->uids[k] < a->uids[i])
+            k++;
+        if (k == b->count || b->uids[k] != a->uids[i])
+            uids_push(out, a->uids[i]);
+    }
+}
+
+/* a and b merged (both ascending, no UID in both). */
+static void uids_merge(const struct store_uids *a, const struct store_uids *b,
+                       struct store_uids *out)
+{
+    size_t i = 0, k = 0;
+    while (i < a->count || k < b->count) {
+        if (k == b->count || (i < a->count && a->uids[i] < b->uids[k]))
+            uids_push(out, a->uids[i++]);
+        else
+            uids_push(out, b->uids[k++]);
+    }
+}
+
+int store_mailbox_sync_flags(struct store_mailbox *m, unsigned flags, struct store_sync_result *res,
+                             struct buf *err)
+{
     if (res)
         memset(res, 0, sizeof(*res));
     struct store *s = m->s;
-    int r = index_begin(s->db, err);
-    if (r < 0)
-        return r;
-    r = mailbox_sync_locked(s, m->id, m->name, m->dir, err);
-    if (r == 0)
-        r = index_commit(s->db, err);
-    else
-        index_rollback(s->db);
-    if (r < 0)
-        return r;
-    /* Bring the view up to date: what is gone, what is new, what changed
-     * since the last sync (RFC 7162 MODSEQ). */
-    struct store_uids now = {0};
+    int r = 0;
+    /* The Maildir is scanned (under the index's write lock) only when
+     * something may have changed in it: with the mailbox watched, an event
+     * says so; every change, by gannet or another program, makes one. */
+    if (notify_need_scan(s, m->name)) {
+        r = index_begin(s->db, err);
+        if (r < 0)
+            return r;
+        r = mailbox_sync_locked(s, m->id, m->name, m->dir, err);
+        if (r == 0)
+            r = index_commit(s->db, err);
+        else
+            index_rollback(s->db);
+        if (r < 0)
+            return r;
+    }
     struct mailbox_row row;
     r = mailbox_row_lookup(s, m->name, &row, err);
-    if (r == 0)
-        r = load_view(m, &now, err);
+    if (r < 0)
+        return r;
+    if (res) {
+        res->highestmodseq = row.highestmodseq;
+        res->uidnext = row.uidnext;
+    }
+    /* Every change to the mailbox's rows gives it a new MODSEQ: the same
+     * HIGHESTMODSEQ means the view is up to date. */
+    if (m->view_modseq && !m->view_held && row.highestmodseq == m->view_modseq)
+        return 0;
+    /* Bring the view up to date: what is gone, what is new, what changed
+     * since the last sync (RFC 7162 MODSEQ). */
+    struct store_uids now = {0}, gone = {0}, added = {0};
+    r = load_view(m, &now, err);
     if (r < 0) {
         store_uids_free(&now);
         return r;
     }
+    uids_minus(&m->view, &now, &gone);
+    uids_minus(&now, &m->view, &added);
+    bool hold = (flags & STORE_SYNC_KEEP_EXPUNGED) && gone.count > 0;
+    if (hold) {
+        /* the client's numbers stay: the expunged UIDs keep their places
+         * and the new ones come after them */
+        store_uids_free(&now);
+        uids_merge(&m->view, &added, &now);
+    }
     if (res) {
-        for (size_t i = 0; i < m->view.count; i++)
-            if (!uids_contains(&now, m->view.uids[i]))
-                uids_push(&res->expunged, m->view.uids[i]);
-        for (size_t i = 0; i < now.count; i++)
-            if (!uids_contains(&m->view, now.uids[i]))
-                uids_push(&res->added, now.uids[i]);
-        if (m->last_modseq) {
-            sqlite3_stmt *st = index_prepare(s->db,
-                                             "SELECT uid FROM messages WHERE mailbox_id = ? AND"
-                                             " modseq > ? ORDER BY uid",
-                                             err);
-            if (st) {
-                sqlite3_bind_int64(st, 1, m->id);
-                sqlite3_bind_int64(st, 2, (int64_t)m->last_modseq);
-                while (sqlite3_step(st) == SQLITE_ROW) {
-                    uint32_t uid = (uint32_t)sqlite3_column_int64(st, 0);
-                    if (uids_contains(&m->view, uid))
-                        uids_push(&res->flags_changed, uid);
-                }
-                sqlite3_finalize(st);
-            }
+        if (!hold) {
+            res->expunged = gone;
+            memset(&gone, 0, sizeof(gone));
         }
-        res->highestmodseq = row.highestmodseq;
-        res->uidnext = row.uidnext;
+        res->added = added;
+        memset(&added, 0, sizeof(added));
+    }
+    /* While expunges are held back, so are flag changes: their MODSEQs may
+     * be above an expunge's, and a client that saw them would resync from
+     * past that expunge (RFC 7162 §3.2). */
+    if (res && m->last_modseq && !hold) {
+        sqlite3_stmt *st = index_prepare(s->db,
+                                         "SELECT uid FROM messages WHERE mailbox_id = ? AND"
+                                         " modseq > ? ORDER BY uid",
+                                         err);
+        if (st) {
+            sqlite3_bind_int64(st, 1, m->id);
+            sqlite3_bind_int64(st, 2, (int64_t)m->last_modseq);
+            while (sqlite3_step(st) == SQLITE_ROW) {
+                uint32_t uid = (uint32_t)sqlite3_column_int64(st, 0);
+                if (uids_contains(&m->view, uid))
+                    uids_push(&res->flags_changed, uid);
+            }
+            sqlite3_finalize(st);
+        }
     }
     store_uids_free(&m->view);
+    store_uids_free(&gone);
+    store_uids_free(&added);
     m->view = now;
-    m->last_modseq = row.highestmodseq;
+    m->view_modseq = row.highestmodseq;
+    m->view_held = hold;
+    if (!hold)
+        m->last_modseq = row.highestmodseq;
     return 0;
 }
 
@@ -205,6 +267,134 @@ int store_mailbox_flag_changes(struct store_mailbox *m, bool seen, struct store_
     if (seen && row.highestmodseq > m->last_modseq)
         m->last_modseq = row.highestmodseq;
     return 0;
+}
+
+/* ---- what changed since a MODSEQ (CONDSTORE, QRESYNC) ---- */
+
+static size_t normalize_set(const struct store_mailbox *m, const struct store_uid_range *set,
+                            size_t nset, struct store_uid_range **out);
+
+int store_mailbox_changed_since(struct store_mailbox *m, uint64_t modseq,
+                                const struct store_uid_range *set, size_t nset,
+                                struct store_uids *out, struct buf *err)
+{
+    struct store_uids in_set = {0};
+    uids_in_set(m, set, nset, &in_set);
+    sqlite3_stmt *st = index_prepare(m->s->db,
+                                     "SELECT uid FROM messages WHERE mailbox_id = ? AND"
+                                     " modseq > ? ORDER BY uid",
+                                     err);
+    if (!st) {
+        store_uids_free(&in_set);
+        return -EIO;
+    }
+    sqlite3_bind_int64(st, 1, m->id);
+    sqlite3_bind_int64(st, 2, modseq > INT64_MAX ? INT64_MAX : (int64_t)modseq);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        uint32_t uid = (uint32_t)sqlite3_column_int64(st, 0);
+        if (uids_contains(&in_set, uid))
+            uids_push(out, uid);
+    }
+    sqlite3_finalize(st);
+    store_uids_free(&in_set);
+    return rc == SQLITE_DONE ? 0 : index_error(m->s->db, rc, "changed since", err);
+}
+
+/* Appends first:last to a range list, joining it to the last range if they touch. */
+static void range_push(struct store_uid_range **r, size_t *n, uint32_t first, uint32_t last)
+{
+    if (*n && (uint64_t)(*r)[*n - 1].last + 1 == first) {
+        (*r)[*n - 1].last = last;
+        return;
+    }
+    *r = xrealloc(*r, (*n + 1) * sizeof(**r));
+    (*r)[(*n)++] = (struct store_uid_range){first, last};
+}
+
+/* Runs a one-number query on the mailbox; 0 and *v (0 for NULL), or an error. */
+static int query_number(struct store_mailbox *m, const char *sql, uint64_t *v, struct buf *err)
+{
+    sqlite3_stmt *st = index_prepare(m->s->db, sql, err);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, m->id);
+    int rc = sqlite3_step(st);
+    *v = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : index_error(m->s->db, rc, "query", err);
+}
+
+int store_mailbox_vanished(struct store_mailbox *m, uint64_t modseq,
+                           const struct store_uid_range *set, size_t nset,
+                           struct store_uid_range **out, size_t *nout, struct buf *err)
+{
+    struct store *s = m->s;
+    struct mailbox_row row;
+    int r = mailbox_row_lookup(s, m->name, &row, err);
+    if (r < 0 || row.uidnext <= 1)
+        return r;
+    uint32_t max = row.uidnext - 1;
+    uint64_t oldest = 0;
+    r = query_number(m, "SELECT min(modseq) FROM expunged WHERE mailbox_id = ?", &oldest, err);
+    if (r < 0)
+        return r;
+    struct store_uid_range *ranges;
+    size_t n = normalize_set(m, set, nset, &ranges);
+    /* RFC 7162 §3.2.6: below the oldest expunge remembered (minus one),
+     * every UID of the set that is not in the mailbox is reported. */
+    bool remembered = oldest && modseq + 1 >= oldest;
+    sqlite3_stmt *st = index_prepare(
+        s->db,
+        remembered ? "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid"
+                   : "SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid",
+        err);
+    if (!st) {
+        free(ranges);
+        return -EIO;
+    }
+    sqlite3_bind_int64(st, 1, m->id);
+    if (remembered)
+        sqlite3_bind_int64(st, 2, modseq > INT64_MAX ? INT64_MAX : (int64_t)modseq);
+    int rc = sqlite3_step(st);
+    size_t k = 0;
+    if (remembered) {
+        /* the expunged UIDs after modseq that are in the set */
+        for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+            uint32_t uid = (uint32_t)sqlite3_column_int64(st, 0);
+            while (k < n && ranges[k].last < uid)
+                k++;
+            if (k == n)
+                break;
+            if (uid >= ranges[k].first && uid <= max)
+                range_push(out, nout, uid, uid);
+        }
+    } else {
+        /* the set's UIDs below UIDNEXT, less those in the mailbox */
+        for (k = 0; k < n && ranges[k].first <= max; k++) {
+            uint32_t from = ranges[k].first ? ranges[k].first : 1;
+            uint32_t to = ranges[k].last < max ? ranges[k].last : max;
+            while (from <= to) {
+                uint32_t present = 0;
+                while (rc == SQLITE_ROW && (present = (uint32_t)sqlite3_column_int64(st, 0)) < from)
+                    rc = sqlite3_step(st);
+                if (rc != SQLITE_ROW || present > to) {
+                    range_push(out, nout, from, to);
+                    break;
+                }
+                if (present > from)
+                    range_push(out, nout, from, present - 1);
+                if (present == UINT32_MAX)
+                    break;
+                from = present + 1;
+            }
+        }
+    }
+    if (rc == SQLITE_ROW)
+        rc = SQLITE_DONE; /* stopped early */
+    sqlite3_finalize(st);
+    free(ranges);
+    return rc == SQLITE_DONE ? 0 : index_error(s->db, rc, "vanished", err);
 }
 
 /* ---- UID sets ---- */

@@ -20,18 +20,19 @@ int store_notify_fd(struct store *s)
     return s->inotify_fd;
 }
 
-static void add_watch(struct store *s, const char *path, bool mailbox_dir, const char *name)
+static bool add_watch(struct store *s, const char *path, bool mailbox_dir, const char *name)
 {
     uint32_t mask = mailbox_dir ? IN_ATTRIB | IN_CREATE | IN_MOVED_TO
                                 : IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE;
     int wd = inotify_add_watch(s->inotify_fd, path, mask);
     if (wd < 0)
-        return;
+        return false;
     s->watches = xrealloc(s->watches, (s->nwatches + 1) * sizeof(*s->watches));
-    s->watches[s->nwatches].wd = wd;
-    s->watches[s->nwatches].mailbox_dir = mailbox_dir;
-    s->watches[s->nwatches].name = xstrdup(name);
+    /* dirty: what happened before the watch is unknown until a scan */
+    s->watches[s->nwatches] = (struct store_watch){
+        .wd = wd, .mailbox_dir = mailbox_dir, .name = xstrdup(name), .dirty = true};
     s->nwatches++;
+    return true;
 }
 
 int store_notify_watch(struct store *s, const char *name, struct buf *err)
@@ -47,12 +48,16 @@ int store_notify_watch(struct store *s, const char *name, struct buf *err)
         store_notify_unwatch(s, buf_cstr(&n));
         struct buf dir = BUF_INIT, sub = BUF_INIT;
         mailbox_path(s, buf_cstr(&n), &dir);
-        add_watch(s, buf_cstr(&dir), true, buf_cstr(&n));
+        size_t first = s->nwatches;
+        bool all = add_watch(s, buf_cstr(&dir), true, buf_cstr(&n));
         buf_printf(&sub, "%s/cur", buf_cstr(&dir));
-        add_watch(s, buf_cstr(&sub), false, buf_cstr(&n));
+        all = add_watch(s, buf_cstr(&sub), false, buf_cstr(&n)) && all;
         buf_reset(&sub);
         buf_printf(&sub, "%s/new", buf_cstr(&dir));
-        add_watch(s, buf_cstr(&sub), false, buf_cstr(&n));
+        all = add_watch(s, buf_cstr(&sub), false, buf_cstr(&n)) && all;
+        /* a directory not watched: its changes are seen only by scanning */
+        for (size_t i = first; !all && i < s->nwatches; i++)
+            s->watches[i].broken = true;
         buf_free(&dir);
         buf_free(&sub);
     }
@@ -81,11 +86,12 @@ int store_notify_unwatch(struct store *s, const char *name)
     return 0;
 }
 
-int store_notify_changed(struct store *s, char ***names, size_t *count, struct buf *err)
+/* Reads every pending event (never blocks) and marks the watches they
+ * concern changed and dirty. */
+static int notify_drain(struct store *s, struct buf *err)
 {
     if (s->inotify_fd < 0)
         return 0;
-    int added = 0;
     char ev[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
     for (;;) {
         ssize_t n = read(s->inotify_fd, ev, sizeof(ev));
@@ -101,26 +107,69 @@ int store_notify_changed(struct store *s, char ***names, size_t *count, struct b
         for (char *p = ev; p < ev + n;) {
             const struct inotify_event *e = (const struct inotify_event *)p;
             p += sizeof(*e) + e->len;
+            if (e->mask & IN_Q_OVERFLOW) {
+                /* events were lost: every mailbox may have changed */
+                for (size_t i = 0; i < s->nwatches; i++)
+                    s->watches[i].changed = s->watches[i].dirty = true;
+                continue;
+            }
             for (size_t i = 0; i < s->nwatches; i++) {
-                const struct store_watch *w = &s->watches[i];
+                struct store_watch *w = &s->watches[i];
                 if (w->wd != e->wd)
                     continue;
+                if (e->mask & IN_IGNORED) {
+                    /* the directory went away (mailbox deleted or renamed) */
+                    w->broken = w->changed = true;
+                    continue;
+                }
                 /* In the mailbox directory (the Maildir root for INBOX, with
                  * the index files) only gannet-notify means a change. */
                 if (w->mailbox_dir && (e->len == 0 || strcmp(e->name, MAILDIR_NOTIFY) != 0))
                     continue;
-                bool dup = false;
-                for (size_t k = 0; k < *count && !dup; k++)
-                    dup = strcmp((*names)[k], w->name) == 0;
-                if (!dup) {
-                    *names = xrealloc(*names, (*count + 1) * sizeof(char *));
-                    (*names)[(*count)++] = xstrdup(w->name);
-                    added++;
-                }
+                w->changed = w->dirty = true;
             }
         }
     }
+    return 0;
+}
+
+int store_notify_changed(struct store *s, char ***names, size_t *count, struct buf *err)
+{
+    int r = notify_drain(s, err);
+    if (r < 0)
+        return r;
+    int added = 0;
+    for (size_t i = 0; i < s->nwatches; i++) {
+        struct store_watch *w = &s->watches[i];
+        if (!w->changed)
+            continue;
+        w->changed = false;
+        bool dup = false;
+        for (size_t k = 0; k < *count && !dup; k++)
+            dup = strcmp((*names)[k], w->name) == 0;
+        if (!dup) {
+            *names = xrealloc(*names, (*count + 1) * sizeof(char *));
+            (*names)[(*count)++] = xstrdup(w->name);
+            added++;
+        }
+    }
     return added;
+}
+
+bool notify_need_scan(struct store *s, const char *name)
+{
+    if (notify_drain(s, NULL) < 0)
+        return true;
+    bool watched = false, scan = false;
+    for (size_t i = 0; i < s->nwatches; i++) {
+        struct store_watch *w = &s->watches[i];
+        if (strcmp(w->name, name) != 0)
+            continue;
+        watched = true;
+        scan = scan || w->dirty || w->broken;
+        w->dirty = false;
+    }
+    return !watched || scan;
 }
 
 void notify_close(struct store *s)

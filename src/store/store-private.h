@@ -14,6 +14,14 @@ struct store_watch {
     int wd;
     bool mailbox_dir; /* the directory holding gannet-notify, not cur/ or new/ */
     char *name;
+    /* an event came that store_notify_changed has not reported yet */
+    bool changed;
+    /* an event came since the mailbox's Maildir was last scanned (or events
+     * were lost): the next sync scans */
+    bool dirty;
+    /* the mailbox's watches miss changes (one could not be added, or the
+     * kernel removed it): every sync scans */
+    bool broken;
 };
 
 /* Owner: whoever called store_open. */
@@ -34,6 +42,12 @@ struct store_mailbox {
     uint32_t uidvalidity;
     struct store_uids view;
     uint64_t last_modseq;
+    /* the mailbox's HIGHESTMODSEQ when the view was last loaded (0: never),
+     * and whether expunges were held back then (STORE_SYNC_KEEP_EXPUNGED):
+     * a sync that finds the same HIGHESTMODSEQ and nothing held has nothing
+     * to do */
+    uint64_t view_modseq;
+    bool view_held;
 };
 
 /* A mailbox's row in the index (table mailboxes). */
@@ -140,5 +154,10 @@ int msg_reparse_all(struct store *s, size_t *count, struct buf *err);
 
 /* notify.c */
 void notify_close(struct store *s);
+/* Whether a sync of the mailbox must scan its Maildir: true unless every
+ * change to its cur/, new/ and gannet-notify is watched and none came since
+ * the last scan. Drains the inotify fd first; clears the mailbox's dirty
+ * marks, so that a change during the scan that follows marks it again. */
+bool notify_need_scan(struct store *s, const char *name);
 
 #endif

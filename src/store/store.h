@@ -198,6 +198,22 @@ struct store_sync_result {
     uint32_t uidnext;
 };
 void store_sync_result_free(struct store_sync_result *r);
+/* How store_mailbox_sync_flags brings the view up to date. */
+enum store_sync_flags {
+    /* The client's sequence numbers must not move (RFC 9051 §7.5.1: during
+     * FETCH, STORE and SEARCH): UIDs expunged elsewhere stay in the view, in
+     * their places, and are not reported; new messages are added after them.
+     * While an expunge is held back, flag changes are too (their MODSEQs may
+     * be above the expunge's, RFC 7162 §3.2). The next sync without the flag
+     * reports all that was held back. */
+    STORE_SYNC_KEEP_EXPUNGED = 1u << 0,
+};
+/* store_mailbox_sync with flags. Cheap when nothing changed: with the
+ * mailbox watched (store_notify_watch) the Maildir is scanned only after an
+ * event for it, and the view is reloaded only when the mailbox's
+ * HIGHESTMODSEQ moved (every change to its messages gives a new one). */
+int store_mailbox_sync_flags(struct store_mailbox *m, unsigned flags, struct store_sync_result *res,
+                             struct buf *err);
 /* Picks up files other programs put in new/ or cur/ (they get the next UIDs;
  * new/ files move to cur/), expunges index entries whose file vanished, sees
  * flag changes made by renaming, and changes other processes made through
@@ -338,6 +354,24 @@ enum store_search_field {
 };
 int store_search_text(struct store_mailbox *m, enum store_search_field field, const char *words,
                       struct store_uids *out, struct buf *err);
+
+/* ---- what changed since a MODSEQ (RFC 7162 CHANGEDSINCE, QRESYNC) ---- */
+
+/* The UIDs of the view in set (NULL: all) whose MODSEQ is above modseq,
+ * ascending, appended to *out. */
+int store_mailbox_changed_since(struct store_mailbox *m, uint64_t modseq,
+                                const struct store_uid_range *set, size_t nset,
+                                struct store_uids *out, struct buf *err);
+/* The UIDs of set (NULL: all) that were expunged after modseq, for
+ * VANISHED (EARLIER) (RFC 7162 §3.2.5.1, §3.2.6), as ascending ranges appended
+ * to *out (xrealloc'd, *nout updated; the caller frees). When the index does
+ * not remember expunges that far back (nothing expunged yet, or modseq below
+ * the oldest remembered expunge's minus one: an index rebuilt from the
+ * Maildir forgets them), every UID of set below UIDNEXT that is not in the
+ * mailbox, as the RFC asks. */
+int store_mailbox_vanished(struct store_mailbox *m, uint64_t modseq,
+                           const struct store_uid_range *set, size_t nset,
+                           struct store_uid_range **out, size_t *nout, struct buf *err);
 
 /* ---- change notification between processes (IDLE, NOTIFY) ---- */
 

@@ -17,6 +17,8 @@
 
 #include <sqlite3.h>
 #include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -350,12 +352,57 @@ static void test_changed_and_vanished_since(void **state)
     store_close(s);
 }
 
+/* Two sessions of a new user log in at once, in two worker processes: both
+ * open the store while neither index exists yet. Each must find the one the
+ * other made (never take it, half made, for a corrupt one to move aside) and
+ * see INBOX. */
+static void test_concurrent_first_open(void **state)
+{
+    struct ctx *c = *state;
+    for (int round = 0; round < 20; round++) {
+        char dir[160];
+        snprintf(dir, sizeof(dir), "%s/u%d/Maildir", c->root, round);
+        pid_t pids[3];
+        fflush(NULL);
+        for (int k = 0; k < 3; k++) {
+            pids[k] = fork();
+            if (pids[k] == 0) {
+                struct store *s = NULL;
+                if (store_open(dir, STORE_OPEN_CREATE, &s, NULL) < 0)
+                    _exit(1);
+                struct store_mailbox *m = NULL;
+                if (store_mailbox_open(s, "INBOX", &m, NULL) < 0)
+                    _exit(2);
+                struct store_append_options o = {.internal_date = 1700000000};
+                if (store_append(m, msg, strlen(msg), &o, NULL, NULL) < 0)
+                    _exit(3);
+                store_mailbox_close(m);
+                store_close(s);
+                _exit(0);
+            }
+        }
+        for (int k = 0; k < 3; k++) {
+            int status = 0;
+            assert_int_equal(waitpid(pids[k], &status, 0), pids[k]);
+            assert_true(WIFEXITED(status));
+            assert_int_equal(WEXITSTATUS(status), 0);
+        }
+        struct store *s = NULL;
+        assert_int_equal(store_open(dir, 0, &s, NULL), 0);
+        struct store_status st;
+        assert_int_equal(store_mailbox_status(s, "INBOX", &st, NULL), 0);
+        assert_int_equal(st.messages, 3);
+        store_close(s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_keep_expunged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_skips_unchanged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changed_and_vanished_since, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_first_open, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #define EXIT_CONFIG 78 /* sysexits' EX_CONFIG: the master does not restart us */
 
 /* How long a stopping worker waits for its sessions to say goodbye. */
@@ -261,5 +265,10 @@ void worker_run(const struct settings *set, struct listen_socket *socks, size_t 
 
     if (hooks->worker_done)
         hooks->worker_done(w.app);
+#ifdef __SANITIZE_ADDRESS__
+    /* _exit skips LeakSanitizer's check at exit: what a session or its
+     * store jobs left behind is reported (in the log) here */
+    __lsan_do_recoverable_leak_check();
+#endif
     _exit(0);
 }

@@ -131,7 +131,7 @@ int mailbox_sync_locked(struct store *s, int64_t id, const char *name, const cha
     struct buf from = BUF_INIT, to = BUF_INIT, nm = BUF_INIT, kwbuf = BUF_INIT;
 
     sqlite3_stmt *st = index_prepare(s->db,
-                                     "SELECT id, uid, base, filename, flags, keywords FROM"
+                                     "SELECT id, uid, base, filename, flags FROM"
                                      " messages WHERE mailbox_id = ? ORDER BY base",
                                      err);
     if (!st) {
@@ -150,7 +150,9 @@ int mailbox_sync_locked(struct store *s, int64_t id, const char *name, const cha
         e->base = xstrdup((const char *)sqlite3_column_text(st, 2));
         e->filename = xstrdup((const char *)sqlite3_column_text(st, 3));
         e->flags = (unsigned)sqlite3_column_int(st, 4);
-        e->keywords = xstrdup((const char *)sqlite3_column_text(st, 5));
+        /* read only for a file renamed by another program: with many long
+         * keywords they would be most of this list's memory */
+        e->keywords = NULL;
         e->seen = false;
     }
     sqlite3_finalize(st);
@@ -194,6 +196,19 @@ int mailbox_sync_locked(struct store *s, int64_t id, const char *name, const cha
             f->uid = e->uid;
             if (strcmp(e->filename, f->name) == 0)
                 continue;
+            if (!e->keywords) {
+                sqlite3_stmt *kst =
+                    index_prepare(s->db, "SELECT keywords FROM messages WHERE id = ?", err);
+                if (!kst) {
+                    r = -EIO;
+                    break;
+                }
+                sqlite3_bind_int64(kst, 1, e->id);
+                e->keywords = xstrdup(sqlite3_step(kst) == SQLITE_ROW
+                                          ? (const char *)sqlite3_column_text(kst, 0)
+                                          : "");
+                sqlite3_finalize(kst);
+            }
             buf_reset(&kwbuf);
             merged_keywords(&kw, f->fn.kwbits, e->keywords, &kwbuf);
             bool changed =

@@ -68,7 +68,9 @@ enum imap_cmd_result cmd_id(struct imap_cmd *cmd)
 }
 
 /* RFC 5161: only extensions this server has and that change its behaviour
- * are enabled and listed; the others are ignored. */
+ * are enabled and listed (IMAP4rev2, CONDSTORE, QRESYNC); the others are
+ * ignored. With a mailbox selected, enabling CONDSTORE owes its
+ * HIGHESTMODSEQ (RFC 7162 §3.1), which the sync before the completion tells. */
 enum imap_cmd_result cmd_enable(struct imap_cmd *cmd)
 {
     struct imap_session *s = cmd->session;
@@ -77,6 +79,7 @@ enum imap_cmd_result cmd_enable(struct imap_cmd *cmd)
         return IMAP_CMD_DONE;
     }
     struct buf enabled = BUF_INIT;
+    bool had_condstore = s->enabled_condstore;
     for (size_t i = 0; i < cmd->n_args; i++) {
         if (cmd->args[i].type != IMAP_ARG_ATOM) {
             buf_free(&enabled);
@@ -86,6 +89,18 @@ enum imap_cmd_result cmd_enable(struct imap_cmd *cmd)
         if (imap_arg_is(&cmd->args[i], "IMAP4rev2") && !s->enabled_imap4rev2) {
             s->enabled_imap4rev2 = true;
             buf_puts(&enabled, " IMAP4rev2");
+        }
+        /* RFC 7162 §3.2.3: QRESYNC implies CONDSTORE; each is listed once,
+         * when this command enabled it */
+        if (imap_arg_is(&cmd->args[i], "QRESYNC") && !s->enabled_qresync) {
+            s->enabled_qresync = true;
+            imap_session_enable_condstore(s);
+            buf_puts(&enabled, " QRESYNC");
+        }
+        if (imap_arg_is(&cmd->args[i], "CONDSTORE") && !had_condstore &&
+            !strstr(buf_cstr(&enabled), " CONDSTORE")) {
+            imap_session_enable_condstore(s);
+            buf_puts(&enabled, " CONDSTORE");
         }
     }
     imap_untagged(s, "ENABLED%s", buf_cstr(&enabled));

@@ -19,6 +19,7 @@ struct copy_job {
     struct imap_msgset set;
     char *dst; /* the destination's normal name */
     bool move;
+    bool vanished; /* QRESYNC enabled: the moved messages go as VANISHED */
     /* the answer: why it failed, or COPYUID's "uidvalidity src dst" (empty
      * when nothing was copied) */
     bool trycreate;
@@ -65,13 +66,12 @@ static int copy_work(struct imap_store_side *side, void *data, struct buf *out, 
         if (job->move) {
             /* RFC 6851 §4.3: COPYUID before the EXPUNGEs, in an untagged OK */
             buf_printf(out, "* OK [COPYUID %s] Moved.\r\n", buf_cstr(&job->copyuid));
-            imap_write_expunges(store_mailbox_view(m), &res.src_uids, out);
+            imap_sync_write_expunged(&res.src_uids, store_mailbox_view(m), job->vanished, out);
         }
     }
     store_copy_result_free(&res);
-    /* what changed meanwhile, the copies into this same mailbox included */
-    if (r == 0)
-        r = imap_sync_work(side, NULL, out, err);
+    /* what changed meanwhile, the copies into this same mailbox included, is
+     * told by the session's sync before the completion (imap-commands.h) */
     return r;
 }
 
@@ -131,6 +131,7 @@ static enum imap_cmd_result copy_or_move(struct imap_cmd *cmd, bool move)
     job->set = set;
     job->dst = buf_steal(&name);
     job->move = move;
+    job->vanished = s->enabled_qresync;
     cmd->resume = copy_done;
     imap_store_job(cmd, copy_work, job, free_copy_job);
     return IMAP_CMD_WAIT_EXTERNAL;

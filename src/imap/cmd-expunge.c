@@ -1,6 +1,9 @@
 /* EXPUNGE and UID EXPUNGE (RFC 9051 §6.4.3, §6.4.9; UIDPLUS, RFC 4315 §2.1):
  * the \Deleted messages go, each announced with an untagged EXPUNGE, highest
- * number first; what other sessions changed meanwhile follows, as at NOOP. */
+ * number first (or in one VANISHED once QRESYNC is enabled, with the new
+ * HIGHESTMODSEQ in the completion, RFC 7162 §3.2.7, §3.2.9); what other
+ * sessions changed meanwhile follows, told by the session's sync before the
+ * completion. */
 #include "imap/imap-msgset.h"
 #include "imap/imap-resp.h"
 #include "imap/imap-store.h"
@@ -15,6 +18,8 @@
 struct expunge_job {
     bool uid; /* UID EXPUNGE: only the \Deleted messages of set */
     struct imap_msgset set;
+    bool vanished;          /* QRESYNC enabled */
+    uint64_t highestmodseq; /* set by the job when it expunged something */
 };
 
 static void free_expunge_job(void *arg)
@@ -45,9 +50,11 @@ static int expunge_work(struct imap_store_side *side, void *data, struct buf *ou
     } else {
         r = store_expunge(m, NULL, 0, true, &expunged, err);
     }
-    if (r == 0) {
-        imap_write_expunges(store_mailbox_view(m), &expunged, out);
-        r = imap_sync_work(side, NULL, out, err);
+    if (r == 0 && expunged.count) {
+        imap_sync_write_expunged(&expunged, store_mailbox_view(m), job->vanished, out);
+        struct store_status st;
+        if (job->vanished && store_mailbox_get_status(m, &st, NULL) == 0)
+            job->highestmodseq = st.highestmodseq;
     }
     store_uids_free(&expunged);
     return r;
@@ -59,6 +66,11 @@ static enum imap_cmd_result expunge_done(struct imap_cmd *cmd)
         imap_cmd_reply(cmd, IMAP_BAD, IMAP_CODE_NONE, "%s", cmd->job_error);
     else if (cmd->job_result < 0)
         imap_cmd_store_error(cmd, cmd->job_result);
+    else if (((const struct expunge_job *)cmd->job_data)->highestmodseq)
+        imap_cmd_reply(
+            cmd, IMAP_OK, IMAP_CODE_NONE, "[HIGHESTMODSEQ %llu] %s completed.",
+            (unsigned long long)((const struct expunge_job *)cmd->job_data)->highestmodseq,
+            cmd->def->name);
     else
         imap_cmd_reply(cmd, IMAP_OK, IMAP_CODE_NONE, "%s completed.", cmd->def->name);
     return IMAP_CMD_DONE;
@@ -66,7 +78,7 @@ static enum imap_cmd_result expunge_done(struct imap_cmd *cmd)
 
 enum imap_cmd_result cmd_expunge(struct imap_cmd *cmd)
 {
-    struct expunge_job job = {.uid = cmd->uid};
+    struct expunge_job job = {.uid = cmd->uid, .vanished = cmd->session->enabled_qresync};
     const char *why = "UID EXPUNGE expects a UID set.";
     if (cmd->uid ? cmd->n_args != 1 || !imap_msgset_get(cmd, &cmd->args[0], &job.set, &why)
                  : cmd->n_args != 0) {

@@ -330,7 +330,7 @@ static enum imap_cmd_result store_done(struct imap_cmd *cmd)
     }
     /* RFC 7162 §3.1: UNCHANGEDSINCE enables CONDSTORE for the session */
     if (job->conditional)
-        cmd->session->enabled_condstore = true;
+        imap_session_enable_condstore(cmd->session);
     struct store_state *st = arena_alloc(cmd->arena, sizeof(*st));
     st->reports = job->reports;
     st->n_reports = job->n_reports;

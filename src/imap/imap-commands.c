@@ -9,8 +9,8 @@
 static const struct imap_command_def commands[] = {
     /* any state (§6.1) */
     {"CAPABILITY", IMAP_STATES_ANY, 0, cmd_capability},
-    {"NOOP", IMAP_STATES_ANY, IMAP_CMD_FLAG_SYNC_FIRST, cmd_noop},
-    {"LOGOUT", IMAP_STATES_ANY, 0, cmd_logout},
+    {"NOOP", IMAP_STATES_ANY, 0, cmd_noop},
+    {"LOGOUT", IMAP_STATES_ANY, IMAP_CMD_FLAG_NO_SYNC, cmd_logout},
     {"ID", IMAP_STATES_ANY, 0, cmd_id},
     /* not authenticated (§6.2) */
     {"STARTTLS", IMAP_STATE_NOT_AUTHENTICATED, 0, cmd_starttls},
@@ -19,8 +19,8 @@ static const struct imap_command_def commands[] = {
     /* authenticated (§6.3) */
     {"ENABLE", IMAP_STATES_AUTHENTICATED, 0, cmd_enable},
     {"APPEND", IMAP_STATES_AUTHENTICATED, IMAP_CMD_FLAG_STREAMS, cmd_append},
-    {"SELECT", IMAP_STATES_AUTHENTICATED, 0, cmd_select},
-    {"EXAMINE", IMAP_STATES_AUTHENTICATED, 0, cmd_examine},
+    {"SELECT", IMAP_STATES_AUTHENTICATED, IMAP_CMD_FLAG_NO_SYNC, cmd_select},
+    {"EXAMINE", IMAP_STATES_AUTHENTICATED, IMAP_CMD_FLAG_NO_SYNC, cmd_examine},
     {"CREATE", IMAP_STATES_AUTHENTICATED, 0, cmd_create},
     {"DELETE", IMAP_STATES_AUTHENTICATED, 0, cmd_delete},
     {"RENAME", IMAP_STATES_AUTHENTICATED, 0, cmd_rename},
@@ -30,10 +30,11 @@ static const struct imap_command_def commands[] = {
     {"LSUB", IMAP_STATES_AUTHENTICATED, 0, cmd_lsub},
     {"NAMESPACE", IMAP_STATES_AUTHENTICATED, 0, cmd_namespace},
     {"STATUS", IMAP_STATES_AUTHENTICATED, 0, cmd_status},
+    {"IDLE", IMAP_STATES_AUTHENTICATED, IMAP_CMD_FLAG_NO_SYNC, cmd_idle},
     /* selected (§6.4) */
-    {"CHECK", IMAP_STATE_SELECTED, IMAP_CMD_FLAG_SYNC_FIRST, cmd_noop},
-    {"CLOSE", IMAP_STATE_SELECTED, IMAP_CMD_FLAG_BREAKS_SEQS, cmd_close},
-    {"UNSELECT", IMAP_STATE_SELECTED, 0, cmd_unselect},
+    {"CHECK", IMAP_STATE_SELECTED, 0, cmd_noop},
+    {"CLOSE", IMAP_STATE_SELECTED, IMAP_CMD_FLAG_BREAKS_SEQS | IMAP_CMD_FLAG_NO_SYNC, cmd_close},
+    {"UNSELECT", IMAP_STATE_SELECTED, IMAP_CMD_FLAG_NO_SYNC, cmd_unselect},
     {"EXPUNGE", IMAP_STATE_SELECTED, IMAP_CMD_FLAG_BREAKS_SEQS, cmd_expunge},
     {"STORE", IMAP_STATE_SELECTED, IMAP_CMD_FLAG_USES_SEQS, cmd_store},
     {"COPY", IMAP_STATE_SELECTED, IMAP_CMD_FLAG_USES_SEQS, cmd_copy},

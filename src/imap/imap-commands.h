@@ -28,11 +28,37 @@ enum imap_cmd_result {
     IMAP_CMD_CLOSING,       /* the connection is closing */
 };
 
+/* What the registry says of a command. In the selected state the session
+ * core tells the changes made elsewhere (new messages, flags, expunges: RFC
+ * 9051 §5.2, §7.4.1) at the end of every command, before its tagged OK or NO:
+ * imap_cmd_reply() holds the completion back, the core runs a sync job
+ * (imap-sync.h), then sends it. A command opts out with NO_SYNC, and holds
+ * back expunges with USES_SEQS (or by setting cmd->sync at run time). */
 enum imap_cmd_flag {
-    IMAP_CMD_FLAG_USES_SEQS = 1u << 0,   /* takes message sequence numbers */
+    /* Its arguments or answers use message sequence numbers (FETCH, STORE,
+     * SEARCH, COPY, MOVE, not their UID forms): the sync at its end tells new
+     * messages but holds back expunges, whose UIDs keep their sequence numbers
+     * in the session's view until a later command can tell them (RFC 9051
+     * §7.5.1). */
+    IMAP_CMD_FLAG_USES_SEQS = 1u << 0,
     IMAP_CMD_FLAG_BREAKS_SEQS = 1u << 1, /* may expunge, renumbering messages */
-    IMAP_CMD_FLAG_SYNC_FIRST = 1u << 2,  /* report mailbox changes before running */
-    IMAP_CMD_FLAG_STREAMS = 1u << 3,     /* reads its top-level literals itself (APPEND) */
+    /* Syncs before running too, so that its answer already counts what came
+     * meanwhile (with expunges held back if USES_SEQS). */
+    IMAP_CMD_FLAG_SYNC_FIRST = 1u << 2,
+    IMAP_CMD_FLAG_STREAMS = 1u << 3, /* reads its top-level literals itself (APPEND) */
+    /* No sync at its end: it leaves or replaces the selected mailbox (SELECT,
+     * EXAMINE, CLOSE, UNSELECT, LOGOUT) or tells changes itself (IDLE). */
+    IMAP_CMD_FLAG_NO_SYNC = 1u << 4,
+};
+
+/* The sync the session core runs before a command's completion; set from the
+ * registry flags when the command starts, and a handler may change it (a UID
+ * SEARCH whose criteria name sequence numbers holds back expunges, RFC 7162
+ * §3.2.10.2). */
+enum imap_cmd_sync {
+    IMAP_CMD_SYNC_FULL,       /* expunges, new messages, flag changes */
+    IMAP_CMD_SYNC_NO_EXPUNGE, /* new messages only, and flag changes if nothing is held back */
+    IMAP_CMD_SYNC_NONE,
 };
 
 struct imap_cmd;
@@ -67,6 +93,10 @@ struct imap_cmd {
     void *job_data;
     /* the session's bookkeeping: a wake-up that came while it was running */
     bool running, woken;
+    /* the sync before its completion, and the completion it waits for (in
+     * the arena) */
+    enum imap_cmd_sync sync;
+    const char *held_reply;
 };
 
 /* The row for a command name ("FETCH", or "UID" + "FETCH" folded), or NULL. */
@@ -95,6 +125,7 @@ imap_cmd_fn cmd_list, cmd_lsub, cmd_namespace, cmd_status;                     /
 imap_cmd_fn cmd_store;                                                  /* cmd-store.c */
 imap_cmd_fn cmd_expunge;                                                /* cmd-expunge.c */
 imap_cmd_fn cmd_copy, cmd_move;                                         /* cmd-copy.c */
+imap_cmd_fn cmd_idle;                                                   /* cmd-idle.c */
 
 /* How IMAP words the answers of a login (cmd-login.c). */
 struct login_callbacks;

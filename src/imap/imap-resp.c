@@ -84,15 +84,21 @@ void imap_continue(struct imap_session *s, const char *text)
     buf_free(&b);
 }
 
+static void format_reply(struct buf *b, const char *tag, enum imap_status status,
+                         enum imap_code code, const char *fmt, va_list ap)
+{
+    buf_printf(b, "%s %s ", tag ? tag : "*", status_names[status]);
+    if (code != IMAP_CODE_NONE)
+        buf_printf(b, "[%s] ", code_names[code]);
+    buf_vprintf(b, fmt, ap);
+    buf_puts(b, "\r\n");
+}
+
 static void reply(struct imap_session *s, const char *tag, enum imap_status status,
                   enum imap_code code, const char *fmt, va_list ap)
 {
     struct buf b = BUF_INIT;
-    buf_printf(&b, "%s %s ", tag ? tag : "*", status_names[status]);
-    if (code != IMAP_CODE_NONE)
-        buf_printf(&b, "[%s] ", code_names[code]);
-    buf_vprintf(&b, fmt, ap);
-    buf_puts(&b, "\r\n");
+    format_reply(&b, tag, status, code, fmt, ap);
     conn_write(s->conn, b.data, b.len);
     buf_free(&b);
 }
@@ -100,10 +106,19 @@ static void reply(struct imap_session *s, const char *tag, enum imap_status stat
 void imap_cmd_reply(struct imap_cmd *cmd, enum imap_status status, enum imap_code code,
                     const char *fmt, ...)
 {
+    struct buf b = BUF_INIT;
     va_list ap;
     va_start(ap, fmt);
-    reply(cmd->session, cmd->tag, status, code, fmt, ap);
+    format_reply(&b, cmd->tag, status, code, fmt, ap);
     va_end(ap);
+    /* In the selected state the completion waits for the session core's
+     * sync, which tells the changes made elsewhere first (imap-commands.h). */
+    if (status != IMAP_BAD && cmd->sync != IMAP_CMD_SYNC_NONE && !cmd->held_reply &&
+        cmd->session->state == IMAP_STATE_SELECTED)
+        cmd->held_reply = arena_strndup(cmd->arena, b.data, b.len);
+    else
+        conn_write(cmd->session->conn, b.data, b.len);
+    buf_free(&b);
 }
 
 static void tagged(struct imap_session *s, const char *tag, enum imap_status status,

@@ -8,6 +8,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <stdlib.h>
 
 struct store_job {
@@ -123,8 +124,86 @@ static void free_side(void *arg)
     free(side);
 }
 
+/* The loop's side of the store's notification (imap-store.h). */
+struct imap_store_notify {
+    int fd;
+    struct event *ev;
+    void (*fn)(void *arg);
+    void *arg;
+};
+
+static void notify_ready(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct imap_store_notify *n = arg;
+    void (*fn)(void *) = n->fn;
+    n->fn = NULL;
+    if (fn)
+        fn(n->arg);
+}
+
+static void notify_free(struct imap_session *s)
+{
+    struct imap_store_notify *n = s->store_notify;
+    if (!n)
+        return;
+    if (n->ev)
+        event_free(n->ev);
+    free(n);
+    s->store_notify = NULL;
+}
+
+void imap_store_notify_fd(struct imap_session *s, int fd)
+{
+    struct imap_store_notify *n = s->store_notify;
+    if (n && n->ev && n->fd == fd)
+        return;
+    if (!n) {
+        n = xcalloc(1, sizeof(*n));
+        s->store_notify = n;
+    }
+    if (n->ev)
+        event_free(n->ev);
+    n->fd = fd;
+    n->fn = NULL;
+    /* one-shot: armed again after each sync, so a level-triggered fd that
+     * the store has not drained yet does not fire in a loop */
+    n->ev = fd >= 0 ? event_new(conn_event_base(s->conn), fd, EV_READ, notify_ready, n)
+                    : evtimer_new(conn_event_base(s->conn), notify_ready, n);
+}
+
+void imap_store_notify_arm(struct imap_session *s, void (*fn)(void *arg), void *arg)
+{
+    if (!s->store_notify)
+        imap_store_notify_fd(s, -1);
+    struct imap_store_notify *n = s->store_notify;
+    if (!n->ev)
+        return;
+    n->fn = fn;
+    n->arg = arg;
+    if (n->fd >= 0) {
+        event_add(n->ev, NULL);
+    } else {
+        struct timeval tv = {IMAP_STORE_NOTIFY_POLL_MS / 1000,
+                             (IMAP_STORE_NOTIFY_POLL_MS % 1000) * 1000};
+        event_add(n->ev, &tv);
+    }
+}
+
+void imap_store_notify_disarm(struct imap_session *s)
+{
+    struct imap_store_notify *n = s->store_notify;
+    if (!n || !n->ev)
+        return;
+    event_del(n->ev);
+    n->fn = NULL;
+}
+
 void imap_store_stop(struct imap_session *s)
 {
+    /* before the store (and with it the fd) is closed on the pool */
+    notify_free(s);
     if (!s->store_queue)
         return;
     serial_queue_close(s->store_queue, close_store, free_side, s->store_side);

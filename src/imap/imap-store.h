@@ -51,4 +51,21 @@ void imap_store_stop(struct imap_session *s);
 void imap_store_job(struct imap_cmd *cmd, imap_store_work_fn *work, void *data,
                     void (*free_data)(void *));
 
+/* ---- change notification, on the loop ----
+ * The store owns its notification (store_notify_fd/watch/changed: an inotify
+ * fd, opened, read and closed only by the store's jobs). The loop knows it
+ * only as a number, which SELECT's job hands over, and only polls it for
+ * readability while a command waits for changes (IDLE); it then queues a
+ * sync, whose store_mailbox_sync drains the fd. The loop's event is freed in
+ * imap_store_stop(), before the job that closes the store (and the fd) is
+ * queued, so it never polls a closed or reused fd. */
+
+/* The notification fd the store gave (store_notify_fd), or -1 for none; a
+ * session without one is woken every IMAP_STORE_NOTIFY_POLL_MS instead. */
+void imap_store_notify_fd(struct imap_session *s, int fd);
+/* Calls fn(arg) once, on the loop, when the fd becomes readable. */
+void imap_store_notify_arm(struct imap_session *s, void (*fn)(void *arg), void *arg);
+void imap_store_notify_disarm(struct imap_session *s);
+#define IMAP_STORE_NOTIFY_POLL_MS 1000
+
 #endif

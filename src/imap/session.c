@@ -2,9 +2,11 @@
 
 #include "imap/imap-resp.h"
 #include "imap/imap-store.h"
+#include "imap/imap-sync.h"
 #include "login/services.h"
 #include "store/store.h"
 
+#include "lib/log.h"
 #include "lib/settings.h"
 
 #include <stdarg.h>
@@ -34,7 +36,7 @@ void imap_capabilities(const struct imap_session *s, struct buf *out)
 {
     buf_puts(out, "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE");
     if (s->state != IMAP_STATE_NOT_AUTHENTICATED) {
-        buf_puts(out, " UIDPLUS MOVE");
+        buf_puts(out, " UIDPLUS MOVE IDLE CONDSTORE QRESYNC");
         return;
     }
     buf_puts(out, " SASL-IR");
@@ -96,6 +98,15 @@ void imap_session_logged_in(struct imap_session *s, const char *user, const char
     imap_store_start(s, user, home);
 }
 
+void imap_session_enable_condstore(struct imap_session *s)
+{
+    if (s->enabled_condstore)
+        return;
+    s->enabled_condstore = true;
+    if (s->state == IMAP_STATE_SELECTED)
+        s->announce_highestmodseq = true;
+}
+
 static enum imap_cmd_result bad_command(struct imap_session *s, const char *tag, const char *text)
 {
     imap_tagged_bad(s, tag, text);
@@ -118,6 +129,52 @@ static void end_command(struct imap_session *s)
     }
 }
 
+/* The completion imap_cmd_reply() held back goes out now. */
+static void send_held_reply(struct imap_cmd *cmd)
+{
+    if (!cmd->held_reply)
+        return;
+    conn_write(cmd->session->conn, cmd->held_reply, strlen(cmd->held_reply));
+    cmd->held_reply = NULL;
+}
+
+static enum imap_cmd_result synced_reply(struct imap_cmd *cmd)
+{
+    if (cmd->job_result < 0)
+        log_warning(cmd->session->conn->id, "imap: sync: %s", cmd->job_error);
+    imap_sync_job_done(cmd);
+    send_held_reply(cmd);
+    return IMAP_CMD_DONE;
+}
+
+/* RFC 9051 §5.2, §7.4.1: the changes made elsewhere are told at the end of
+ * the command, before its completion (imap-commands.h). */
+static enum imap_cmd_result sync_before_reply(struct imap_cmd *cmd)
+{
+    struct imap_session *s = cmd->session;
+    if (s->state != IMAP_STATE_SELECTED || conn_is_closing(s->conn)) {
+        send_held_reply(cmd);
+        return IMAP_CMD_DONE;
+    }
+    cmd->resume = synced_reply;
+    imap_sync_job(cmd, cmd->sync == IMAP_CMD_SYNC_NO_EXPUNGE);
+    return IMAP_CMD_WAIT_EXTERNAL;
+}
+
+static enum imap_cmd_result synced_first(struct imap_cmd *cmd)
+{
+    imap_sync_job_done(cmd);
+    return cmd->def->run(cmd);
+}
+
+/* IMAP_CMD_FLAG_SYNC_FIRST: the same sync before the handler runs. */
+static enum imap_cmd_result sync_first(struct imap_cmd *cmd)
+{
+    cmd->resume = synced_first;
+    imap_sync_job(cmd, cmd->sync == IMAP_CMD_SYNC_NO_EXPUNGE);
+    return IMAP_CMD_WAIT_EXTERNAL;
+}
+
 static void command_result(struct imap_session *s, struct imap_cmd *cmd, enum imap_cmd_result r)
 {
     cmd->waiting = r;
@@ -128,9 +185,11 @@ static void command_result(struct imap_session *s, struct imap_cmd *cmd, enum im
     case IMAP_CMD_WAIT_OUTPUT:
         conn_notify_drained(s->conn);
         break;
+    case IMAP_CMD_CLOSING:
+        send_held_reply(cmd);
+        break;
     case IMAP_CMD_WAIT_INPUT:
     case IMAP_CMD_WAIT_EXTERNAL:
-    case IMAP_CMD_CLOSING:
         break;
     }
 }
@@ -144,6 +203,11 @@ static void run_command(struct imap_session *s, struct imap_cmd *cmd, imap_cmd_f
         cmd->running = true;
         r = fn(cmd);
         cmd->running = false;
+        /* answered, its completion held back: the sync goes first */
+        if (r == IMAP_CMD_DONE && cmd->held_reply) {
+            fn = sync_before_reply;
+            continue;
+        }
         /* outside work that finished before the handler returned */
         if (r != IMAP_CMD_WAIT_EXTERNAL || !cmd->woken)
             break;
@@ -246,8 +310,13 @@ static void start_command(struct imap_session *s, bool complete)
                              .n_args = n_args,
                              .args_complete = complete,
                              .arena = arena};
+    if (def->flags & IMAP_CMD_FLAG_NO_SYNC)
+        cmd->sync = IMAP_CMD_SYNC_NONE;
+    else if (def->flags & IMAP_CMD_FLAG_USES_SEQS)
+        cmd->sync = IMAP_CMD_SYNC_NO_EXPUNGE;
     s->cmd = cmd;
-    run_command(s, cmd, def->run);
+    bool first = (def->flags & IMAP_CMD_FLAG_SYNC_FIRST) && s->state == IMAP_STATE_SELECTED;
+    run_command(s, cmd, first ? sync_first : def->run);
 }
 
 static void imap_input(struct conn *c, struct evbuffer *in)

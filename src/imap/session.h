@@ -41,8 +41,16 @@ struct imap_session {
     char *user; /* once logged in */
     char *home;
     bool enabled_imap4rev2;
+    /* RFC 7162: VANISHED instead of EXPUNGE (ENABLE QRESYNC); the selected
+     * mailbox's HIGHESTMODSEQ is owed (CONDSTORE enabled with it selected,
+     * told by the next sync) */
+    bool enabled_qresync, announce_highestmodseq;
+    /* the store's change notification, watched on the loop (imap-store.c) */
+    struct imap_store_notify *store_notify;
     bool selected_readonly; /* the selected mailbox came from EXAMINE */
-    bool enabled_condstore; /* RFC 7162 §3.1: a CONDSTORE enabling command came */
+    /* RFC 7162 §3.1: a CONDSTORE enabling command came (set it with
+     * imap_session_enable_condstore): MODSEQ in every untagged FETCH */
+    bool enabled_condstore;
     /* RFC 9051 §6.4.4.1: the UIDs of the last SEARCH RETURN (SAVE), which "$"
      * names (heap); NULL while no search saved one */
     struct store_uids *search_saved;
@@ -56,6 +64,12 @@ void imap_capabilities(const struct imap_session *s, struct buf *out);
 /* Logs in: state, limits and timeouts of an authenticated session; the login
  * state goes (called from the login's done callback). */
 void imap_session_logged_in(struct imap_session *s, const char *user, const char *home);
+/* A CONDSTORE enabling command (RFC 7162 §3.1: SELECT/EXAMINE (CONDSTORE),
+ * STATUS (HIGHESTMODSEQ), FETCH MODSEQ or CHANGEDSINCE, STORE UNCHANGEDSINCE,
+ * SEARCH MODSEQ, ENABLE): from now on untagged FETCHes carry MODSEQ, and the
+ * first one with a mailbox selected owes its HIGHESTMODSEQ, which the sync at
+ * the command's end tells. */
+void imap_session_enable_condstore(struct imap_session *s);
 /* Says `* BYE text` and closes. */
 enum imap_cmd_result imap_bye(struct imap_session *s, const char *text);
 

@@ -136,6 +136,9 @@ class StoreTest(ServerTestCase):
             untagged, tagged = run(c, "a103",
                                    f"UID STORE 6,4,8 (UNCHANGEDSINCE {modseq}) +FLAGS.SILENT (\\Deleted)")
             self.assertEqual(tagged, "a103 OK UID STORE completed.")
+            # the first CONDSTORE enabling command with a mailbox selected
+            # returns its HIGHESTMODSEQ (RFC 7162 §3.1), after the FETCHes
+            self.assertRegex(untagged.pop(), r"^\* OK \[HIGHESTMODSEQ \d+\] ")
             got = [fetch_items(l) for l in untagged]
             self.assertEqual([(n, i["UID"]) for n, i in got], [(4, "4"), (6, "6"), (8, "8")])
             self.assertTrue(all(int(i["MODSEQ"]) > modseq and "FLAGS" not in i for _, i in got))

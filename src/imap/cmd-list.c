@@ -356,6 +356,9 @@ enum imap_cmd_result cmd_status(struct imap_cmd *cmd)
         imap_cmd_reply(cmd, IMAP_NO, IMAP_CODE_CANNOT, "Invalid mailbox name.");
         return IMAP_CMD_DONE;
     }
+    /* RFC 7162 §3.1: STATUS (HIGHESTMODSEQ) is a CONDSTORE enabling command */
+    if (items & STATUS_HIGHESTMODSEQ)
+        imap_session_enable_condstore(cmd->session);
     struct status_job *job = xcalloc(1, sizeof(*job));
     job->name = buf_steal(&name);
     job->items = items;

@@ -127,6 +127,18 @@ class SyncTest(ServerTestCase):
             self.assertRegex(untagged[0], r"^\* 1 FETCH \(UID 1 FLAGS \(\\Seen\) MODSEQ \((\d+)\)\)$")
             self.assertGreater(int(re.search(r"MODSEQ \((\d+)\)", untagged[0]).group(1)), hms)
 
+    def test_status_highestmodseq_enables_condstore(self):
+        with self.srv.imap_logged_in("sil") as c:
+            self.append(c, "p1")
+            untagged, _ = self.ok(c, "s", "SELECT INBOX")
+            hms = self.status(untagged, "HIGHESTMODSEQ")
+            untagged, _ = self.ok(c, "t", "STATUS INBOX (HIGHESTMODSEQ)")
+            self.assertEqual(untagged, [f"* STATUS INBOX (HIGHESTMODSEQ {hms})",
+                                        f"* OK [HIGHESTMODSEQ {hms}] Highest."])
+            self.set_seen_by_program("sil", 1)
+            untagged, _ = self.ok(c, "n", "NOOP")
+            self.assertRegex(untagged[0], r"^\* 1 FETCH \(UID 1 FLAGS \(\\Seen\) MODSEQ \(\d+\)\)$")
+
     # -- SELECT (CONDSTORE) (RFC 7162 §3.1.8, example 18)
 
     def test_select_condstore(self):

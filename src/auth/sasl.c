@@ -5,6 +5,7 @@
 #include "auth/sasl.h"
 
 #include "lib/base64.h"
+#include "lib/utf8.h"
 
 #include <gsasl.h>
 #include <openssl/crypto.h>
@@ -136,45 +137,10 @@ void sasl_scram_set_server_nonce(struct sasl_server *s, const char *nonce)
     s->server_nonce_fixed = nonce ? xstrdup(nonce) : NULL;
 }
 
-/* Well-formed UTF-8 (RFC 3629 §4): no overlong forms, no surrogates, nothing
- * above U+10FFFF. NUL is refused too: none of our strings may hold one. */
-static bool utf8_valid(const unsigned char *p, size_t len)
+/* Well-formed UTF-8 (lib/utf8.h) without NUL: none of our strings may hold one. */
+static bool utf8_text(const unsigned char *p, size_t len)
 {
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = p[i];
-        size_t n;
-        unsigned long cp;
-        if (c == 0)
-            return false;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (len - i <= n)
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = cp << 6 | (p[i + k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += n + 1;
-    }
-    return true;
+    return memchr(p, '\0', len) == NULL && utf8_valid((const char *)p, len);
 }
 
 static enum sasl_status fail(struct sasl_server *s, const char **err, const char *why)
@@ -212,7 +178,7 @@ static enum sasl_status plain_response(struct sasl_server *s, const unsigned cha
         return fail(s, err, "malformed PLAIN message: empty password");
     if (zid_len > SASL_MAX_IDENTITY || cid_len > SASL_MAX_IDENTITY || pw_len > SASL_MAX_PASSWORD)
         return fail(s, err, "malformed PLAIN message: a field is too long");
-    if (!utf8_valid(in, zid_len) || !utf8_valid(nul1 + 1, cid_len) || !utf8_valid(pw, pw_len))
+    if (!utf8_text(in, zid_len) || !utf8_text(nul1 + 1, cid_len) || !utf8_text(pw, pw_len))
         return fail(s, err, "malformed PLAIN message: not UTF-8");
     s->authzid = xstrndup((const char *)in, zid_len);
     s->authcid = xstrndup((const char *)nul1 + 1, cid_len);
@@ -261,7 +227,7 @@ static enum sasl_status login_step(struct sasl_server *s, const unsigned char *i
             return fail(s, err, "malformed LOGIN user name: empty");
         if (len > SASL_MAX_IDENTITY)
             return fail(s, err, "malformed LOGIN user name: too long");
-        if (!utf8_valid(in, len))
+        if (!utf8_text(in, len))
             return fail(s, err, "malformed LOGIN user name: not UTF-8 or contains NUL");
         s->authcid = xstrndup((const char *)in, len);
         s->state = STATE_LOGIN_PASSWORD;
@@ -354,7 +320,7 @@ static enum sasl_status scram_client_first(struct sasl_server *s, const char *ms
     if (p < end && p[0] == 'a') {
         if (!next_attr(&p, end, 'a', &v, &vlen) || vlen == 0 || p == end ||
             !saslname_decode(v, vlen, &name) || name.len > SASL_MAX_IDENTITY ||
-            !utf8_valid((const unsigned char *)buf_cstr(&name), name.len)) {
+            !utf8_text((const unsigned char *)buf_cstr(&name), name.len)) {
             buf_free(&name);
             return fail(s, err, "malformed SCRAM client-first: bad authzid");
         }
@@ -374,7 +340,7 @@ static enum sasl_status scram_client_first(struct sasl_server *s, const char *ms
         return fail(s, err, "SCRAM mandatory extension (m=) not supported");
     if (!next_attr(&p, end, 'n', &v, &vlen) || vlen == 0 || !saslname_decode(v, vlen, &name) ||
         name.len > SASL_MAX_IDENTITY ||
-        !utf8_valid((const unsigned char *)buf_cstr(&name), name.len)) {
+        !utf8_text((const unsigned char *)buf_cstr(&name), name.len)) {
         buf_free(&name);
         return fail(s, err, "malformed SCRAM client-first: bad user name");
     }

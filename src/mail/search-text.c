@@ -2,6 +2,8 @@
 
 #include "mail/rfc2047.h"
 
+#include "lib/utf8.h"
+
 #include <errno.h>
 #include <iconv.h>
 #include <stdint.h>
@@ -140,30 +142,10 @@ static void out_space(struct search_text *st, char c)
 
 static void out_codepoint(struct search_text *st, unsigned long cp)
 {
-    char u[4];
-    size_t n;
     if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000))
         cp = 0xfffd;
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xc0 | (cp >> 6));
-        u[1] = (char)(0x80 | (cp & 0x3f));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xe0 | (cp >> 12));
-        u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        u[2] = (char)(0x80 | (cp & 0x3f));
-        n = 3;
-    } else {
-        u[0] = (char)(0xf0 | (cp >> 18));
-        u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        u[3] = (char)(0x80 | (cp & 0x3f));
-        n = 4;
-    }
-    out_bytes(st, u, n);
+    char u[4];
+    out_bytes(st, u, utf8_encode((uint32_t)cp, u));
 }
 
 static void entity_done(struct search_text *st)
@@ -340,7 +322,7 @@ static void convert(struct search_text *st, const char *s, size_t n, bool final)
                 st->ncarry = ileft;
                 break;
             }
-            buf_puts(&conv, "\xef\xbf\xbd");
+            buf_puts(&conv, UTF8_REPLACEMENT);
             ip++;
             ileft--;
         }

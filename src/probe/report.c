@@ -4,43 +4,12 @@
 
 #include "probe/tls-scan.h"
 
+#include "lib/utf8.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- JSON ------------------------------------------------------------------ */
-
-/* Length of the valid UTF-8 sequence of two bytes or more at p, else 0
- * (RFC 3629 §4: no overlongs, no surrogates). */
-static size_t utf8_len(const unsigned char *p, size_t left)
-{
-    size_t n;
-    unsigned min;
-    unsigned v;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-        n = 2;
-        min = 0x80;
-        v = p[0] & 0x1fu;
-    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-        n = 3;
-        min = 0x800;
-        v = p[0] & 0x0fu;
-    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-        n = 4;
-        min = 0x10000;
-        v = p[0] & 0x07u;
-    } else
-        return 0;
-    if (left < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (p[i] & 0x3fu);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    return n;
-}
 
 void probe_json_string(struct buf *out, const char *s, size_t len)
 {
@@ -67,7 +36,7 @@ void probe_json_string(struct buf *out, const char *s, size_t len)
             /* Valid UTF-8 passes; control bytes and other bytes outside ASCII
              * (protocol bytes are not known to be UTF-8) become \u00XX, i.e.
              * are read as Latin-1. */
-            size_t n = utf8_len((const unsigned char *)s + i, len - i);
+            size_t n = utf8_seq_len(s + i, len - i);
             if (n > 1) {
                 buf_append(out, s + i, n);
                 i += n - 1;

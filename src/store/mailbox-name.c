@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/utf8.h"
 #include "store/mutf7.h"
 
 static int name_error(struct buf *err, const char *why)

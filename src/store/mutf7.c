@@ -4,6 +4,7 @@
 #include "store/mutf7.h"
 
 #include "lib/base64.h"
+#include "lib/utf8.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -17,80 +18,6 @@ static int b64value(unsigned char c)
     if (c == ',')
         return 63;
     return c == '/' ? -1 : base64_char_value((char)c);
-}
-
-/* Decodes one UTF-8 sequence at in[*i]; returns the code point or -1. */
-static int32_t utf8_next(const unsigned char *in, size_t len, size_t *i)
-{
-    unsigned char c = in[*i];
-    uint32_t cp;
-    size_t n;
-    uint32_t min;
-    if (c < 0x80) {
-        (*i)++;
-        return c;
-    } else if ((c & 0xe0) == 0xc0) {
-        cp = c & 0x1f;
-        n = 1;
-        min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-        cp = c & 0x0f;
-        n = 2;
-        min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-        cp = c & 0x07;
-        n = 3;
-        min = 0x10000;
-    } else {
-        return -1;
-    }
-    if (len - *i < n + 1)
-        return -1;
-    for (size_t k = 1; k <= n; k++) {
-        unsigned char cc = in[*i + k];
-        if ((cc & 0xc0) != 0x80)
-            return -1;
-        cp = (cp << 6) | (cc & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return -1;
-    *i += n + 1;
-    return (int32_t)cp;
-}
-
-bool utf8_valid(const char *in, size_t len)
-{
-    size_t i = 0;
-    while (i < len)
-        if (utf8_next((const unsigned char *)in, len, &i) < 0)
-            return false;
-    return true;
-}
-
-static void utf8_put(struct buf *out, uint32_t cp)
-{
-    char b[4];
-    size_t n;
-    if (cp < 0x80) {
-        b[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        b[0] = (char)(0xc0 | (cp >> 6));
-        b[1] = (char)(0x80 | (cp & 0x3f));
-        n = 2;
-    } else if (cp < 0x10000) {
-        b[0] = (char)(0xe0 | (cp >> 12));
-        b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        b[2] = (char)(0x80 | (cp & 0x3f));
-        n = 3;
-    } else {
-        b[0] = (char)(0xf0 | (cp >> 18));
-        b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        b[3] = (char)(0x80 | (cp & 0x3f));
-        n = 4;
-    }
-    buf_append(out, b, n);
 }
 
 static bool direct_char(unsigned char c, const char *also_encode)
@@ -120,7 +47,7 @@ int mutf7_encode(const char *in, size_t len, const char *also_encode, struct buf
         uint32_t bits = 0;
         int nbits = 0;
         while (i < len && !direct_char(s[i], also_encode) && s[i] != '&') {
-            int32_t cp = utf8_next(s, len, &i);
+            int32_t cp = utf8_decode(in, len, &i);
             if (cp < 0)
                 return -EINVAL;
             uint16_t units[2];
@@ -189,7 +116,7 @@ int mutf7_decode(const char *in, size_t len, bool allow_ascii, struct buf *out)
                 if (high) {
                     if (unit < 0xdc00 || unit > 0xdfff)
                         return -EINVAL;
-                    utf8_put(out, 0x10000 + ((high - 0xd800) << 10) + (unit - 0xdc00));
+                    utf8_append_char(out, 0x10000 + ((high - 0xd800) << 10) + (unit - 0xdc00));
                     high = 0;
                 } else if (unit >= 0xd800 && unit <= 0xdbff) {
                     high = unit;
@@ -200,7 +127,7 @@ int mutf7_decode(const char *in, size_t len, bool allow_ascii, struct buf *out)
                         return -EINVAL; /* must represent itself (§5.1.3) */
                     if (unit < 0x20 || unit == 0x7f)
                         return -EINVAL;
-                    utf8_put(out, unit);
+                    utf8_append_char(out, unit);
                 }
             }
         }

@@ -24,8 +24,4 @@ int mutf7_decode(const char *in, size_t len, bool allow_ascii, struct buf *out);
  * printable ASCII. */
 bool mutf7_is_plain_ascii(const char *s, size_t len);
 
-/* Checks that in[0..len) is valid UTF-8 (no overlong forms, no surrogates,
- * nothing above U+10FFFF). */
-bool utf8_valid(const char *in, size_t len);
-
 #endif

@@ -1,4 +1,5 @@
-/* lib/: buffers, base64 (RFC 4648 test vectors), networks, shared counters. */
+/* lib/: buffers, base64 (RFC 4648 test vectors), networks, shared counters,
+ * UTF-8. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include "lib/buf.h"
 #include "lib/netaddr.h"
 #include "lib/shared-counter.h"
+#include "lib/utf8.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -44,8 +46,8 @@ static void test_base64_vectors(void **state)
     (void)state;
     /* RFC 4648 §10 */
     static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-    static const char *const coded[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
-                                        "Zm9vYmFy"};
+    static const char *const coded[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                        "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
     for (size_t i = 0; i < 7; i++) {
         struct buf b = BUF_INIT;
         base64_encode(plain[i], strlen(plain[i]), &b);
@@ -61,8 +63,8 @@ static void test_base64_vectors(void **state)
 static void test_base64_rejects(void **state)
 {
     (void)state;
-    static const char *const bad[] = {"Zg", "Zg=", "Z===", "Zm9v YmFy", "Zm=v", "Zg==Zg==",
-                                      "Zm9*", "Zm9\n"};
+    static const char *const bad[] = {"Zg",   "Zg=",      "Z===", "Zm9v YmFy",
+                                      "Zm=v", "Zg==Zg==", "Zm9*", "Zm9\n"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct buf b = BUF_INIT;
         buf_puts(&b, "keep");
@@ -130,12 +132,85 @@ static void test_shared_counters(void **state)
     shared_counters_destroy(t);
 }
 
+/* RFC 3629 §4 and the boundaries of each sequence length. */
+static void test_utf8(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        size_t len; /* of the first sequence, 0 if it is not well-formed */
+        int32_t cp;
+    } seqs[] = {
+        {"A", 1, 'A'},
+        {"\x7f", 1, 0x7f},
+        {"\xc2\x80", 2, 0x80},
+        {"\xdf\xbf", 2, 0x7ff},
+        {"\xe0\xa0\x80", 3, 0x800},
+        {"\xed\x9f\xbf", 3, 0xd7ff},
+        {"\xee\x80\x80", 3, 0xe000},
+        {"\xef\xbf\xbd", 3, 0xfffd},
+        {"\xf0\x90\x80\x80", 4, 0x10000},
+        {"\xf4\x8f\xbf\xbf", 4, 0x10ffff},
+        {"\xc0\x80", 0, -1},         /* overlong NUL */
+        {"\xc1\xbf", 0, -1},         /* overlong two-byte form */
+        {"\xe0\x9f\xbf", 0, -1},     /* overlong three-byte form */
+        {"\xf0\x8f\xbf\xbf", 0, -1}, /* overlong four-byte form */
+        {"\xed\xa0\x80", 0, -1},     /* high surrogate */
+        {"\xed\xbf\xbf", 0, -1},     /* low surrogate */
+        {"\xf4\x90\x80\x80", 0, -1}, /* above U+10FFFF */
+        {"\xf5\x80\x80\x80", 0, -1},
+        {"\xff", 0, -1},
+        {"\x80", 0, -1}, /* a continuation byte alone */
+        {"\xc3(", 0, -1},
+        {"\xe2\x82", 0, -1}, /* cut short */
+    };
+    for (size_t i = 0; i < sizeof(seqs) / sizeof(seqs[0]); i++) {
+        size_t len = strlen(seqs[i].s), pos = 0;
+        if (utf8_seq_len(seqs[i].s, len) != seqs[i].len)
+            fail_msg("utf8_seq_len of sample %zu", i);
+        assert_int_equal(utf8_decode(seqs[i].s, len, &pos), seqs[i].cp);
+        assert_int_equal(pos, seqs[i].len);
+        assert_int_equal(utf8_valid(seqs[i].s, len), seqs[i].len == len);
+        if (seqs[i].cp >= 0) {
+            char out[4];
+            assert_int_equal(utf8_encode((uint32_t)seqs[i].cp, out), len);
+            assert_memory_equal(out, seqs[i].s, len);
+        }
+    }
+    assert_int_equal(utf8_seq_len("", 0), 0);
+    assert_true(utf8_valid("", 0));
+    assert_true(utf8_valid("a\0b", 3)); /* NUL is U+0000 */
+    assert_true(utf8_valid("Gr\xc3\xbc\xc3\x9f \xe5\x8f\xb0\xe5\x8c\x97 \xf0\x9f\x90\xa6", 19));
+    assert_false(utf8_valid("ok\xc3", 3));
+
+    struct buf b = BUF_INIT;
+    utf8_append_char(&b, 0xe9);
+    utf8_append_char(&b, 0x1f426);
+    assert_string_equal(buf_cstr(&b), "\xc3\xa9\xf0\x9f\x90\xa6");
+    /* Each byte that starts nothing well-formed becomes one U+FFFD. */
+    buf_reset(&b);
+    utf8_append_valid(&b,
+                      "a\xff"
+                      "b\xc3\xa9"
+                      "\xed\xa0\x80"
+                      "c\xe2\x82",
+                      12);
+    assert_string_equal(buf_cstr(&b), "a\xef\xbf\xbd"
+                                      "b\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+                                      "c\xef\xbf\xbd\xef\xbf\xbd");
+    assert_true(utf8_valid(b.data, b.len));
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_buf),      cmocka_unit_test(test_base64_vectors),
-        cmocka_unit_test(test_base64_rejects), cmocka_unit_test(test_networks),
+        cmocka_unit_test(test_buf),
+        cmocka_unit_test(test_base64_vectors),
+        cmocka_unit_test(test_base64_rejects),
+        cmocka_unit_test(test_networks),
         cmocka_unit_test(test_shared_counters),
+        cmocka_unit_test(test_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 #include "mail/rfc2047.h"
 
 #include "lib/base64.h"
+#include "lib/utf8.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -8,46 +9,21 @@
 #include <string.h>
 #include <strings.h>
 
-static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
-
 static bool is_utf8_name(const char *cs)
 {
     return strcasecmp(cs, "utf-8") == 0 || strcasecmp(cs, "utf8") == 0 ||
            strcasecmp(cs, "us-ascii") == 0 || strcasecmp(cs, "ascii") == 0;
 }
 
-/* Copies UTF-8, replacing each invalid sequence with U+FFFD so that what
- * reaches the index is always valid UTF-8. */
-static void append_valid_utf8(struct buf *out, const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        bool ok = n > 0 && i + n <= len;
-        for (size_t k = 1; ok && k < n; k++)
-            ok = (s[i + k] & 0xc0) == 0x80;
-        if (ok && n > 1 && c < 0xc2)
-            ok = false; /* overlong two-byte form */
-        if (ok) {
-            buf_append(out, s + i, n);
-            i += n;
-        } else {
-            buf_puts(out, replacement);
-            i++;
-        }
-    }
-}
-
 bool charset_to_utf8(const char *charset, const char *in, size_t len, struct buf *out)
 {
     if (is_utf8_name(charset)) {
-        append_valid_utf8(out, (const unsigned char *)in, len);
+        utf8_append_valid(out, in, len);
         return true;
     }
     iconv_t cd = iconv_open("UTF-8", charset);
     if (cd == (iconv_t)-1) {
-        append_valid_utf8(out, (const unsigned char *)in, len);
+        utf8_append_valid(out, in, len);
         return false;
     }
     char *ip = (char *)(uintptr_t)in;
@@ -62,7 +38,7 @@ bool charset_to_utf8(const char *charset, const char *in, size_t len, struct buf
             if (errno == E2BIG)
                 continue;
             /* EILSEQ or a truncated sequence at the end: one byte lost */
-            buf_puts(out, replacement);
+            buf_puts(out, UTF8_REPLACEMENT);
             ip++;
             ileft--;
         }
@@ -205,7 +181,7 @@ void rfc2047_decode(const char *in, size_t len, struct buf *out)
         size_t k = i + 1;
         while (k < len && in[k] != '=' && in[k] != ' ' && in[k] != '\t')
             k++;
-        append_valid_utf8(out, (const unsigned char *)in + i, k - i);
+        utf8_append_valid(out, in + i, k - i);
         i = k;
     }
     if (last_was_word)

@@ -139,6 +139,13 @@ static void test_rfc2047(void **state)
     dec2047("=?no-such-charset?q?abc?=", "abc");
     /* 8-bit garbage becomes U+FFFD, never invalid UTF-8 */
     dec2047("a\xff", "a\xef\xbf\xbd");
+    /* ... also where the bytes look like UTF-8 but RFC 3629 §4 forbids them:
+     * a surrogate, an overlong '/', a code point above U+10FFFF */
+    dec2047("=?utf-8?q?a=ED=A0=80b?=", "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+                                       "b");
+    dec2047("x\xe0\x80\xafy", "x\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+                              "y");
+    dec2047("=?utf-8?b?9JCAgA==?=", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
     dec2047("", "");
 }
 

@@ -1,5 +1,5 @@
 /* lib/: buffers, base64 (RFC 4648 test vectors), networks, shared counters,
- * UTF-8. */
+ * UTF-8, numbers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +10,7 @@
 #include "lib/base64.h"
 #include "lib/buf.h"
 #include "lib/netaddr.h"
+#include "lib/number.h"
 #include "lib/shared-counter.h"
 #include "lib/utf8.h"
 
@@ -202,6 +203,66 @@ static void test_utf8(void **state)
     buf_free(&b);
 }
 
+static void test_numbers(void **state)
+{
+    (void)state;
+    uint32_t u32 = 7;
+    uint64_t u64 = 7;
+    assert_true(str_to_uint32("0", &u32));
+    assert_int_equal(u32, 0);
+    assert_true(str_to_uint32("4294967295", &u32));
+    assert_int_equal(u32, UINT32_MAX);
+    assert_true(str_to_uint32("007", &u32));
+    assert_int_equal(u32, 7);
+    assert_true(str_to_uint64("18446744073709551615", &u64));
+    assert_true(u64 == UINT64_MAX);
+    /* What strtoul() would take, wrap or cut short, each refused. */
+    static const char *const bad[] = {"",  " 1",  "1 ",  "+1",  "-1",  "0x10", "1a",
+                                      "a", "1.5", "1e3", "\t2", "2\n", "1,2",  "one"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        u32 = 7;
+        u64 = 7;
+        if (str_to_uint32(bad[i], &u32) || str_to_uint64(bad[i], &u64))
+            fail_msg("'%s' taken as a number", bad[i]);
+        assert_int_equal(u32, 7);
+    }
+    assert_false(str_to_uint32("4294967296", &u32));
+    assert_false(str_to_uint32("99999999999999999999999", &u32));
+    assert_int_equal(u32, 7);
+    assert_true(str_to_uint64("4294967296", &u64));
+    assert_false(str_to_uint64("18446744073709551616", &u64));
+    assert_false(str_to_uint64("184467440737095516150", &u64));
+
+    const char *end = NULL;
+    assert_true(str_parse_uint32("12 :base", &u32, &end));
+    assert_int_equal(u32, 12);
+    assert_string_equal(end, " :base");
+    assert_false(str_parse_uint32(":12", &u32, &end));
+    assert_false(str_parse_uint32("4294967296 x", &u32, &end));
+    assert_true(str_parse_uint64("4294967296,S=1", &u64, &end));
+    assert_string_equal(end, ",S=1");
+
+    /* Not NUL-terminated: only len bytes are read. */
+    assert_true(mem_to_uint64("12345", 3, &u64));
+    assert_true(u64 == 123);
+    assert_false(mem_to_uint64("12x45", 5, &u64));
+    assert_false(mem_to_uint64("1", 0, &u64));
+    assert_int_equal(mem_parse_uint64("42}", 3, &u64), 2);
+    assert_true(u64 == 42);
+    assert_int_equal(mem_parse_uint64("}", 1, &u64), 0);
+    assert_int_equal(mem_parse_uint64("99999999999999999999", 20, &u64), 0);
+
+    const char *digits = "0123456789abcdefABCDEF";
+    for (int i = 0; digits[i]; i++)
+        assert_int_equal(hex_digit_value(digits[i]), i < 16 ? i : i - 6);
+    assert_int_equal(hex_digit_value('g'), -1);
+    assert_int_equal(hex_digit_value('G'), -1);
+    assert_int_equal(hex_digit_value(' '), -1);
+    assert_int_equal(hex_digit_value('\0'), -1);
+    assert_int_equal(hex_digit_value('/'), -1);
+    assert_int_equal(hex_digit_value(':'), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -211,6 +272,7 @@ int main(void)
         cmocka_unit_test(test_networks),
         cmocka_unit_test(test_shared_counters),
         cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 #include "mail/rfc2047.h"
 
 #include "lib/base64.h"
+#include "lib/number.h"
 #include "lib/utf8.h"
 
 #include <errno.h>
@@ -48,17 +49,6 @@ bool charset_to_utf8(const char *charset, const char *in, size_t len, struct buf
     return true;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Q encoding (§4.2): "_" is a space, =XX a byte. */
 static bool decode_q(const char *s, size_t len, struct buf *out)
 {
@@ -68,7 +58,7 @@ static bool decode_q(const char *s, size_t len, struct buf *out)
         } else if (s[i] == '=') {
             if (i + 2 >= len)
                 return false;
-            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+            int h = hex_digit_value(s[i + 1]), l = hex_digit_value(s[i + 2]);
             if (h < 0 || l < 0)
                 return false;
             buf_putc(out, (char)(h * 16 + l));

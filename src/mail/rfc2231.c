@@ -2,6 +2,8 @@
 
 #include "mail/rfc2047.h"
 
+#include "lib/number.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -169,16 +171,6 @@ const char *mime_param_get(const struct mime_param *params, size_t count, const 
     return NULL;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)(c | 0x20);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 bool rfc2231_value_utf8(const struct mime_param *params, size_t count, const char *name,
                         struct buf *out)
 {
@@ -198,7 +190,7 @@ bool rfc2231_value_utf8(const struct mime_param *params, size_t count, const cha
         struct buf raw = BUF_INIT;
         for (const char *s = q2 + 1; *s; s++) {
             int h, l;
-            if (*s == '%' && (h = hexval(s[1])) >= 0 && (l = hexval(s[2])) >= 0) {
+            if (*s == '%' && (h = hex_digit_value(s[1])) >= 0 && (l = hex_digit_value(s[2])) >= 0) {
                 buf_putc(&raw, (char)(h * 16 + l));
                 s += 2;
             } else {

@@ -2,6 +2,7 @@
 
 #include "mail/rfc2047.h"
 
+#include "lib/number.h"
 #include "lib/utf8.h"
 
 #include <errno.h>
@@ -35,16 +36,6 @@ struct search_text {
     char prev; /* last byte written, to avoid runs of blanks */
 };
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)(c | 0x20);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* RFC 2045 §6.7: "=XX" octets, "=" at a line end is a soft line break;
  * malformed escapes are kept as written (robustness, §6.7 note 1). */
 void qp_decode(struct qp_decoder *d, const char *in, size_t len, struct buf *out)
@@ -62,7 +53,7 @@ void qp_decode(struct qp_decoder *d, const char *in, size_t len, struct buf *out
         if (d->npending == 2) {
             if (c == '\n') { /* soft break "=\n" */
                 d->npending = 0;
-            } else if (c == '\r' || hexval(c) >= 0) {
+            } else if (c == '\r' || hex_digit_value(c) >= 0) {
                 continue;
             } else if (c == ' ' || c == '\t') {
                 d->npending = 1; /* "= \n": trailing blanks after a soft break */
@@ -75,8 +66,8 @@ void qp_decode(struct qp_decoder *d, const char *in, size_t len, struct buf *out
         /* three bytes: "=XX" or "=\r\n" */
         if (d->pending[1] == '\r' && c == '\n') {
             /* soft break */
-        } else if (hexval(d->pending[1]) >= 0 && hexval(c) >= 0) {
-            buf_putc(out, (char)(hexval(d->pending[1]) * 16 + hexval(c)));
+        } else if (hex_digit_value(d->pending[1]) >= 0 && hex_digit_value(c) >= 0) {
+            buf_putc(out, (char)(hex_digit_value(d->pending[1]) * 16 + hex_digit_value(c)));
         } else {
             buf_append(out, d->pending, 3);
         }

@@ -14,6 +14,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "lib/number.h"
 #include "store/store.h"
 
 static const struct {
@@ -321,30 +322,32 @@ int dovecot_uidlist_read(const char *dir, struct dovecot_uidlist *out)
     char *line = strtok_r(s, "\n", &save);
     int r = -EINVAL;
     if (line) {
-        /* "3 V1234567890 N5 G..." (v3) or "1 1234567890 5" (v1) */
+        /* "3 V1234567890 N5 G..." (v3) or "1 1234567890 5" (v1); a number
+         * that does not fit makes the header invalid */
         char *tok_save = NULL;
         char *ver = strtok_r(line, " ", &tok_save);
+        bool ok = true;
         if (ver && strcmp(ver, "3") == 0) {
             for (char *t = strtok_r(NULL, " ", &tok_save); t; t = strtok_r(NULL, " ", &tok_save)) {
                 if (t[0] == 'V')
-                    out->uidvalidity = (uint32_t)strtoul(t + 1, NULL, 10);
+                    ok = ok && str_to_uint32(t + 1, &out->uidvalidity);
                 else if (t[0] == 'N')
-                    out->nextuid = (uint32_t)strtoul(t + 1, NULL, 10);
+                    ok = ok && str_to_uint32(t + 1, &out->nextuid);
             }
         } else if (ver && (strcmp(ver, "1") == 0 || strcmp(ver, "2") == 0)) {
             char *v = strtok_r(NULL, " ", &tok_save);
             char *n = strtok_r(NULL, " ", &tok_save);
-            out->uidvalidity = v ? (uint32_t)strtoul(v, NULL, 10) : 0;
-            out->nextuid = n ? (uint32_t)strtoul(n, NULL, 10) : 0;
+            ok = (!v || str_to_uint32(v, &out->uidvalidity)) &&
+                 (!n || str_to_uint32(n, &out->nextuid));
         }
-        if (out->uidvalidity)
+        if (ok && out->uidvalidity)
             r = 0;
     }
     size_t cap = 0;
     while (r == 0 && (line = strtok_r(NULL, "\n", &save)) != NULL) {
-        char *end;
-        unsigned long uid = strtoul(line, &end, 10);
-        if (uid == 0 || uid >= UINT32_MAX || *end != ' ')
+        const char *end;
+        uint32_t uid;
+        if (!str_parse_uint32(line, &uid, &end) || uid == 0 || uid == UINT32_MAX || *end != ' ')
             continue;
         /* v3: extension fields, then ":<base>"; v1: the base after one space */
         const char *base = strstr(end, " :");
@@ -355,11 +358,11 @@ int dovecot_uidlist_read(const char *dir, struct dovecot_uidlist *out)
             cap = cap ? cap * 2 : 64;
             out->entries = xrealloc(out->entries, cap * sizeof(*out->entries));
         }
-        out->entries[out->count].uid = (uint32_t)uid;
+        out->entries[out->count].uid = uid;
         out->entries[out->count].base = xstrdup(base);
         out->count++;
         if (uid >= out->nextuid)
-            out->nextuid = (uint32_t)uid + 1;
+            out->nextuid = uid + 1;
     }
     free(s);
     if (out->count > 1)

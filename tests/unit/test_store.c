@@ -834,6 +834,64 @@ static void test_dovecot_import(void **state)
     store_close(s);
 }
 
+/* dovecot-uidlist comes from outside (imports): a number that does not fit in
+ * 32 bits is refused, never cut to its low bits (V4294967297 is not
+ * UIDVALIDITY 1). */
+static void test_dovecot_uidlist_numbers(void **state)
+{
+    struct ctx *c = *state;
+    char src[256], p[512];
+    snprintf(src, sizeof(src), "%s/dovecot", c->root);
+    assert_int_equal(maildir_create_dirs(src, false, NULL), 0);
+    snprintf(p, sizeof(p), "%s/dovecot-uidlist", src);
+    static const char *const bad_headers[] = {
+        "3 V4294967297 N12\n5 :a\n",
+        "3 V1234567890 N4294967301\n5 :a\n",
+        "3 V12x N5\n5 :a\n",
+        "3 V-1 N5\n5 :a\n",
+        "3 V N5\n5 :a\n",
+        "1 4294967297 5\n5 a\n",
+        "1 1234 18446744073709551621\n5 a\n",
+    };
+    struct dovecot_uidlist l;
+    for (size_t i = 0; i < sizeof(bad_headers) / sizeof(bad_headers[0]); i++) {
+        write_file(p, bad_headers[i]);
+        if (dovecot_uidlist_read(src, &l) != -EINVAL)
+            fail_msg("header %zu read as UIDVALIDITY %u, next UID %u", i, l.uidvalidity, l.nextuid);
+        dovecot_uidlist_free(&l);
+    }
+    /* Entries whose UID does not fit are left out, not wrapped. */
+    write_file(p, "3 V1234567890 N12\n"
+                  "4294967301 :wrapped\n"
+                  "18446744073709551623 :wrapped64\n"
+                  "7x :junk\n"
+                  "7 :kept\n");
+    assert_int_equal(dovecot_uidlist_read(src, &l), 0);
+    assert_int_equal(l.uidvalidity, 1234567890);
+    assert_int_equal(l.nextuid, 12);
+    assert_int_equal(l.count, 1);
+    assert_int_equal(dovecot_uidlist_lookup(&l, "kept"), 7);
+    assert_int_equal(dovecot_uidlist_lookup(&l, "wrapped"), 0);
+    assert_int_equal(dovecot_uidlist_lookup(&l, "wrapped64"), 0);
+    dovecot_uidlist_free(&l);
+
+    /* Imported, the mailbox gets a UIDVALIDITY of its own, not 1. */
+    write_file(p, "3 V4294967297 N12\n5 :1700000000.M1P1.dove\n");
+    snprintf(p, sizeof(p), "%s/cur/1700000000.M1P1.dove:2,S", src);
+    write_file(p, msg1);
+    struct store *s = open_store(c, STORE_OPEN_NO_SPECIAL_USE);
+    struct buf err = BUF_INIT;
+    int n = store_import_maildir(s, src, NULL, NULL, &err);
+    if (n < 0)
+        fail_msg("import: %s", buf_cstr(&err));
+    buf_free(&err);
+    assert_int_equal(n, 1);
+    struct store_mailbox *m = open_mbox(s, "INBOX");
+    assert_int_not_equal(store_mailbox_uidvalidity(m), 1);
+    store_mailbox_close(m);
+    store_close(s);
+}
+
 static void test_search(void **state)
 {
     struct ctx *c = *state;
@@ -1243,6 +1301,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_schema_migration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mailboxes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dovecot_import, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dovecot_uidlist_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_streaming_big, setup, teardown),

@@ -26,17 +26,6 @@ static const struct {
     {'S', STORE_FLAG_SEEN},  {'T', STORE_FLAG_DELETED},
 };
 
-static uint64_t parse_u64(const char *p, const char **end)
-{
-    uint64_t v = 0;
-    while (*p >= '0' && *p <= '9') {
-        v = v * 10 + (uint64_t)(*p - '0');
-        p++;
-    }
-    *end = p;
-    return v;
-}
-
 bool maildir_filename_parse(const char *name, struct maildir_filename *out)
 {
     memset(out, 0, sizeof(*out));
@@ -47,10 +36,10 @@ bool maildir_filename_parse(const char *name, struct maildir_filename *out)
     out->base = xstrndup(name, baselen);
     /* ",X=digits" fields after the unique part (Dovecot's S= and W=, our U=) */
     for (const char *p = strchr(out->base, ','); p; p = strchr(p + 1, ',')) {
-        if (p[1] && p[2] == '=' && p[3] >= '0' && p[3] <= '9') {
+        if (p[1] && p[2] == '=') {
             const char *end;
-            uint64_t v = parse_u64(p + 3, &end);
-            if (*end != ',' && *end != '\0')
+            uint64_t v;
+            if (!str_parse_uint64(p + 3, &v, &end) || (*end != ',' && *end != '\0'))
                 continue;
             if (p[1] == 'U' && v > 0 && v < UINT32_MAX)
                 out->uid = (uint32_t)v;
@@ -280,19 +269,17 @@ int maildir_uidlist_read(const char *dir, uint32_t *uidvalidity, uint32_t *uidne
     char *s = read_small_file(dir, MAILDIR_UIDLIST, 4096);
     if (!s)
         return -errno ? -errno : -ENOENT;
-    unsigned long v = 0, n = 0;
+    uint32_t v = 0, n = 0;
+    const char *vend, *nend;
     int r = -EINVAL;
     if (strncmp(s, "gannet-uidlist 1\n", 17) == 0) {
         const char *pv = strstr(s, "\nV ");
         const char *pn = strstr(s, "\nN ");
-        if (pv && pn) {
-            v = strtoul(pv + 3, NULL, 10);
-            n = strtoul(pn + 3, NULL, 10);
-            if (v > 0 && v <= UINT32_MAX && n > 0 && n <= UINT32_MAX) {
-                *uidvalidity = (uint32_t)v;
-                *uidnext = (uint32_t)n;
-                r = 0;
-            }
+        if (pv && pn && str_parse_uint32(pv + 3, &v, &vend) && (*vend == '\n' || !*vend) &&
+            str_parse_uint32(pn + 3, &n, &nend) && (*nend == '\n' || !*nend) && v > 0 && n > 0) {
+            *uidvalidity = v;
+            *uidnext = n;
+            r = 0;
         }
     }
     free(s);
@@ -402,9 +389,10 @@ int maildir_keywords_read(const char *dir, struct maildir_keywords *out)
         return 0;
     char *save = NULL;
     for (char *line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        char *end;
-        unsigned long idx = strtoul(line, &end, 10);
-        if (end == line || *end != ' ' || idx >= MAILDIR_KEYWORDS_MAX || !end[1])
+        const char *end;
+        uint32_t idx;
+        if (!str_parse_uint32(line, &idx, &end) || *end != ' ' || idx >= MAILDIR_KEYWORDS_MAX ||
+            !end[1])
             continue;
         free(out->names[idx]);
         out->names[idx] = xstrdup(end + 1);

@@ -892,6 +892,59 @@ static void test_dovecot_uidlist_numbers(void **state)
     store_close(s);
 }
 
+/* Numbers in file names, gannet-uidlist and dovecot-keywords: digits only,
+ * and a number too big for its field leaves the field unset, never wrapped. */
+static void test_maildir_numbers(void **state)
+{
+    struct ctx *c = *state;
+    struct maildir_filename fn;
+    assert_true(maildir_filename_parse("1700000000.M1P1.h,S=50,W=52,U=7:2,S", &fn));
+    assert_int_equal(fn.size, 50);
+    assert_int_equal(fn.vsize, 52);
+    assert_int_equal(fn.uid, 7);
+    maildir_filename_free(&fn);
+    /* 2^64 + 1 and 2^64 + 2 would wrap to 1 and 2 */
+    assert_true(maildir_filename_parse(
+        "1700000000.M1P1.h,S=18446744073709551617,W=18446744073709551618,U=4294967297:2,", &fn));
+    assert_int_equal(fn.size, 0);
+    assert_int_equal(fn.vsize, 0);
+    assert_int_equal(fn.uid, 0);
+    maildir_filename_free(&fn);
+
+    char dir[256], p[512];
+    snprintf(dir, sizeof(dir), "%s/numbers", c->root);
+    assert_int_equal(maildir_create_dirs(dir, false, NULL), 0);
+    snprintf(p, sizeof(p), "%s/gannet-uidlist", dir);
+    uint32_t uv = 0, next = 0;
+    write_file(p, "gannet-uidlist 1\nV 12\nN 5\n");
+    assert_int_equal(maildir_uidlist_read(dir, &uv, &next), 0);
+    assert_int_equal(uv, 12);
+    assert_int_equal(next, 5);
+    static const char *const bad_uidlists[] = {
+        "gannet-uidlist 1\nV 12x\nN 5\n",
+        "gannet-uidlist 1\nV 12\nN +5\n",
+        "gannet-uidlist 1\nV  12\nN 5\n",
+        "gannet-uidlist 1\nV 18446744073709551628\nN 5\n",
+    };
+    for (size_t i = 0; i < sizeof(bad_uidlists) / sizeof(bad_uidlists[0]); i++) {
+        write_file(p, bad_uidlists[i]);
+        if (maildir_uidlist_read(dir, &uv, &next) != -EINVAL)
+            fail_msg("gannet-uidlist %zu read as V %u N %u", i, uv, next);
+    }
+
+    snprintf(p, sizeof(p), "%s/dovecot-keywords", dir);
+    write_file(p, "0 $Forwarded\n 1 Spaced\n+2 Plus\n3x Junk\n4 Kept\n");
+    struct maildir_keywords kw;
+    assert_int_equal(maildir_keywords_read(dir, &kw), 0);
+    assert_int_equal(kw.count, 5);
+    assert_string_equal(kw.names[0], "$Forwarded");
+    assert_null(kw.names[1]);
+    assert_null(kw.names[2]);
+    assert_null(kw.names[3]);
+    assert_string_equal(kw.names[4], "Kept");
+    maildir_keywords_free(&kw);
+}
+
 static void test_search(void **state)
 {
     struct ctx *c = *state;
@@ -1302,6 +1355,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mailboxes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dovecot_import, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dovecot_uidlist_numbers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_maildir_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_streaming_big, setup, teardown),

@@ -2,12 +2,14 @@
 #include "store/index.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/number.h"
 #include "store/store-private.h" /* uids_push */
 
 static const char schema[] =
@@ -131,8 +133,11 @@ static int try_open(const char *path, sqlite3 **out, bool *fresh, int *old_versi
     int version = 0;
     if (r == 0 && existed) {
         st = index_prepare(db, "SELECT value FROM meta WHERE key = 'schema'", NULL);
-        if (st && sqlite3_step(st) == SQLITE_ROW)
-            version = atoi((const char *)sqlite3_column_text(st, 0));
+        uint32_t v;
+        const char *text =
+            st && sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+        if (text && str_to_uint32(text, &v) && v <= INT_MAX)
+            version = (int)v; /* else 0: not a version, the index is rebuilt */
         sqlite3_finalize(st);
         if (version >= INDEX_SCHEMA_MIGRATE_FROM && version < INDEX_SCHEMA_VERSION)
             *old_version = version;

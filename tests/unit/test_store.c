@@ -700,6 +700,21 @@ static void test_schema_migration(void **state)
     store_fetch_end(it);
     store_mailbox_close(m);
     store_close(s);
+
+    /* so is a version that is not a number ("2junk" is not schema 2) */
+    index_sql(c, "UPDATE meta SET value = '2junk' WHERE key = 'schema';"
+                 " UPDATE messages SET envelope = 'stale'");
+    s = open_store(c, STORE_OPEN_NO_SPECIAL_USE);
+    v = index_schema(c);
+    assert_string_equal(v, "2");
+    free(v);
+    m = open_mbox(s, "INBOX");
+    assert_int_equal(store_fetch_begin(m, NULL, 0, want, &it, NULL), 0);
+    assert_int_equal(store_fetch_next(it, &fm, NULL), 1);
+    assert_string_equal(fm->envelope, envelope);
+    store_fetch_end(it);
+    store_mailbox_close(m);
+    store_close(s);
     free(envelope);
     free(body);
     free(bodystructure);

@@ -1,5 +1,7 @@
 #include "net/privs.h"
 
+#include "lib/number.h"
+
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -7,20 +9,15 @@
 #include <string.h>
 #include <unistd.h>
 
-static bool parse_id(const char *s, long *out)
+/* A numeric uid or gid; (uid_t)-1 means "no change" to setuid(), not a user. */
+static bool parse_id(const char *s, uint32_t *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < 0)
-        return false;
-    *out = v;
-    return true;
+    return str_to_uint32(s, out) && *out != UINT32_MAX;
 }
 
 bool privs_resolve_user(const char *name, uid_t *uid, gid_t *primary_gid)
 {
-    long n;
+    uint32_t n;
     char tmp[4096];
     struct passwd pw, *res = NULL;
     if (parse_id(name, &n)) {
@@ -40,7 +37,7 @@ bool privs_resolve_user(const char *name, uid_t *uid, gid_t *primary_gid)
 
 bool privs_resolve_group(const char *name, gid_t *gid)
 {
-    long n;
+    uint32_t n;
     if (parse_id(name, &n)) {
         *gid = (gid_t)n;
         return true;

@@ -5,6 +5,8 @@
 
 #include "auth/password.h"
 
+#include "lib/number.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -54,10 +56,8 @@ void passwd_file_free(struct passwd_file *f)
 static const char *parse_id(const char *s, bool is_gid, long *out)
 {
     if (s[0] >= '0' && s[0] <= '9') {
-        if (strspn(s, "0123456789") != strlen(s) || strlen(s) > 10)
-            return "not a valid number";
-        unsigned long v = strtoul(s, NULL, 10);
-        if (v >= UINT32_MAX)
+        uint32_t v;
+        if (!str_to_uint32(s, &v) || v == UINT32_MAX) /* (uid_t)-1 is no user */
             return "not a valid number";
         *out = (long)v;
     } else {
@@ -334,10 +334,10 @@ void passwd_file_find_typical(struct passwd_file *f, const char *default_scheme)
             f->typical = &f->entries[k[run].index];
         }
         if (strncmp(k[run].kind, scram, sizeof(scram) - 1) == 0 && end - run > best_scram) {
-            unsigned long iter = strtoul(k[run].kind + sizeof(scram) - 1, NULL, 10);
-            if (iter > 0 && iter <= UINT32_MAX) {
+            uint32_t iter;
+            if (str_to_uint32(k[run].kind + sizeof(scram) - 1, &iter) && iter > 0) {
                 best_scram = end - run;
-                f->scram_iterations = (unsigned)iter;
+                f->scram_iterations = iter;
             }
         }
         run = end;

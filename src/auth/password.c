@@ -7,6 +7,7 @@
 #include "auth/password.h"
 
 #include "lib/base64.h"
+#include "lib/number.h"
 
 #include <crypt.h>
 #include <errno.h>
@@ -426,9 +427,8 @@ static int scram_parse(const char *data, struct scram_credentials *out, const ch
         field_len[i] = comma ? (size_t)(comma - p) : strlen(p);
         p = comma ? comma + 1 : p + field_len[i];
     }
-    unsigned long iter = 0;
-    if (field_len[0] == 0 || field_len[0] > 9 || strspn(field[0], "0123456789") != field_len[0] ||
-        (iter = strtoul(field[0], NULL, 10)) == 0 || iter > SCRAM_MAX_ITERATIONS) {
+    uint64_t iter = 0;
+    if (!mem_to_uint64(field[0], field_len[0], &iter) || iter == 0 || iter > SCRAM_MAX_ITERATIONS) {
         *err = "malformed SCRAM-SHA-256 entry (iteration count)";
         return -1;
     }

@@ -1,5 +1,7 @@
 #include "lib/netaddr.h"
 
+#include "lib/number.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -28,11 +30,10 @@ bool netaddr_parse_cidr(const char *text, unsigned char addr[16], int *family, u
     }
     *prefix = max;
     if (slash) {
-        char *end;
-        unsigned long p = strtoul(slash + 1, &end, 10);
-        if (!slash[1] || *end || p > max)
+        uint32_t p;
+        if (!str_to_uint32(slash + 1, &p) || p > max)
             return false;
-        *prefix = (unsigned)p;
+        *prefix = p;
     }
     return true;
 }

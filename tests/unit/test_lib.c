@@ -98,6 +98,15 @@ static void test_networks(void **state)
     assert_false(netaddr_parse_cidr("192.0.2.0/33", net, &family, &prefix));
     assert_false(netaddr_parse_cidr("example.org", net, &family, &prefix));
     assert_false(netaddr_parse_cidr("10.0.0.0/", net, &family, &prefix));
+    /* the prefix length is digits only, as strtoul() would not insist */
+    static const char *const bad_prefix[] = {"10.0.0.0/+8", "10.0.0.0/ 8",
+                                             "10.0.0.0/-0", "2001:db8::/ 32",
+                                             "10.0.0.0/8x", "10.0.0.0/18446744073709551624"};
+    for (size_t i = 0; i < sizeof(bad_prefix) / sizeof(bad_prefix[0]); i++)
+        if (netaddr_parse_cidr(bad_prefix[i], net, &family, &prefix))
+            fail_msg("'%s' taken as a network, prefix %u", bad_prefix[i], prefix);
+    assert_true(netaddr_parse_cidr("10.0.0.0/08", net, &family, &prefix));
+    assert_int_equal(prefix, 8);
     char text[64];
     int port;
     v4.sin_port = htons(993);

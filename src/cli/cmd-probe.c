@@ -1,6 +1,7 @@
 /* `gannet probe [options] TARGET...`: footprints IMAP/POP3 services
  * (src/probe/, docs/probe.md). */
 #include "cli/commands.h"
+#include "lib/number.h"
 #include "probe/probe.h"
 
 #include <getopt.h>
@@ -23,11 +24,10 @@ static void probe_usage(FILE *out)
 
 static bool parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 {
-    char *end;
-    unsigned long v = strtoul(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < lo || v > hi)
+    uint32_t v;
+    if (!str_to_uint32(s, &v) || v < lo || v > hi)
         return false;
-    *out = (unsigned)v;
+    *out = v;
     return true;
 }
 

@@ -418,6 +418,13 @@ class ProbeErrors(unittest.TestCase):
         self.assertEqual(probe("smtp://x")[0], 1)
         self.assertEqual(probe("--fail-on", "severe", "h")[0], 1)
         self.assertEqual(probe("--user", "u", "h")[0], 1)
+        # Numbers are digits only: what strtoul() would take with a sign or a
+        # blank is a usage error, not a probe of the target.
+        for option, value in (("--timeout", "+5"), ("--timeout", " 5"), ("--concurrency", "+20"),
+                              ("--timeout", "4294967297")):
+            rc, out, err, seconds = probe(option, value, f"{HOST}:1")
+            self.assertEqual(rc, 1)
+            self.assertIn(f"gannet probe: {option} takes", err)
 
     def test_nothing_listening(self):
         import socket

@@ -1,5 +1,7 @@
 #include "lib-imap/imap-arg.h"
 
+#include "lib/number.h"
+
 #include <string.h>
 #include <strings.h>
 
@@ -60,17 +62,9 @@ bool imap_arg_get_list(const struct imap_arg *arg, const struct imap_arg **list,
 
 static bool digits_value(const struct imap_arg *arg, uint64_t max, uint64_t *out)
 {
-    if (arg->type != IMAP_ARG_ATOM || arg->len == 0 || arg->len > 20)
+    uint64_t v;
+    if (arg->type != IMAP_ARG_ATOM || !mem_to_uint64(arg->str, arg->len, &v) || v > max)
         return false;
-    uint64_t v = 0;
-    for (size_t i = 0; i < arg->len; i++) {
-        unsigned char c = (unsigned char)arg->str[i];
-        if (c < '0' || c > '9')
-            return false;
-        if (v > (max - (c - '0')) / 10)
-            return false;
-        v = v * 10 + (c - '0');
-    }
     *out = v;
     return true;
 }

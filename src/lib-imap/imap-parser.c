@@ -1,6 +1,7 @@
 #include "lib-imap/imap-parser.h"
 
 #include "lib/buf.h"
+#include "lib/number.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -411,7 +412,9 @@ static bool ends_with_literal(const char *s, size_t len, struct literal_pos *lit
         i--;
     if (i == digits_end || i == 0 || s[i - 1] != '{' || digits_end - i > 19)
         return false;
-    unsigned long long v = strtoull(s + i, NULL, 10);
+    uint64_t v;
+    if (!mem_to_uint64(s + i, digits_end - i, &v))
+        return false;
     lit->marker = i - 1;
     lit->literal8 = lit->marker > 0 && s[lit->marker - 1] == '~';
     if (lit->literal8)

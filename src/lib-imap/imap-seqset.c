@@ -1,5 +1,7 @@
 #include "lib-imap/imap-seqset.h"
 
+#include "lib/number.h"
+
 #include <string.h>
 
 /* nz-number or "*" (RFC 9051 §9 seq-number). */
@@ -10,15 +12,13 @@ static bool parse_seq_number(const char **p, const char *end, uint32_t *out)
         *out = IMAP_SEQ_STAR;
         return true;
     }
-    if (*p >= end || **p < '1' || **p > '9')
+    uint64_t v;
+    if (*p >= end || **p == '0')
         return false;
-    uint64_t v = 0;
-    while (*p < end && **p >= '0' && **p <= '9') {
-        v = v * 10 + (uint64_t)(**p - '0');
-        if (v >= UINT32_MAX) /* 2^32-1 itself would read as "*" */
-            return false;
-        (*p)++;
-    }
+    size_t n = mem_parse_uint64(*p, (size_t)(end - *p), &v);
+    if (n == 0 || v >= UINT32_MAX) /* 2^32-1 itself would read as "*" */
+        return false;
+    *p += n;
     *out = (uint32_t)v;
     return true;
 }

@@ -9,6 +9,7 @@
 #include "lib/settings.h"
 
 #include "lib/netaddr.h"
+#include "lib/number.h"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -306,16 +307,10 @@ struct unit {
 static bool parse_with_unit(const char *value, const struct unit *units, uint64_t max,
                             uint64_t *out)
 {
-    const char *s = skip_blanks(value);
-    if (!isdigit((unsigned char)*s))
+    const char *s;
+    uint64_t n;
+    if (!str_parse_uint64(skip_blanks(value), &n, &s))
         return false;
-    uint64_t n = 0;
-    for (; isdigit((unsigned char)*s); s++) {
-        unsigned digit = (unsigned)(*s - '0');
-        if (n > (UINT64_MAX - digit) / 10)
-            return false;
-        n = n * 10 + digit;
-    }
     s = skip_blanks(s);
     const char *unit = s;
     while (isalpha((unsigned char)*s))

@@ -7,8 +7,11 @@
 #include "mail/rfc2047.h"
 #include "mail/search-text.h"
 
+#include "lib/number.h"
+
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -101,6 +104,20 @@ static int month_index(const char *s)
     return -1;
 }
 
+/* The digits at *p, moving past them: their count, 0 when there are none or
+ * the number is too big. */
+static size_t read_digits(const char **p, long *out)
+{
+    uint64_t v;
+    const char *end;
+    if (!str_parse_uint64(*p, &v, &end) || v > LONG_MAX)
+        return 0;
+    *out = (long)v;
+    size_t n = (size_t)(end - *p);
+    *p = end;
+    return n;
+}
+
 /* RFC 5322 §3.3 date-time, with the obsolete zones of §4.3; 0 when it
  * cannot be read. */
 time_t mail_parse_date(const char *s)
@@ -116,11 +133,9 @@ time_t mail_parse_date(const char *s)
         while (*p == ' ' || *p == ',')
             p++;
     }
-    char *end;
-    long day = strtol(p, &end, 10);
-    if (end == p || day < 1 || day > 31)
+    long day, year, hh, mm, ss = 0;
+    if (!read_digits(&p, &day) || day < 1 || day > 31)
         return 0;
-    p = end;
     while (*p == ' ' || *p == '-')
         p++;
     int mon = month_index(p);
@@ -130,35 +145,31 @@ time_t mail_parse_date(const char *s)
         p++;
     while (*p == ' ' || *p == '-')
         p++;
-    long year = strtol(p, &end, 10);
-    if (end == p)
+    size_t year_digits = read_digits(&p, &year);
+    if (year_digits == 0)
         return 0;
-    if (end - p <= 2) /* §4.3: two-digit years */
+    if (year_digits <= 2) /* §4.3: two-digit years */
         year += year < 50 ? 2000 : 1900;
-    else if (end - p == 3)
+    else if (year_digits == 3)
         year += 1900;
-    p = end;
-    long hh = 0, mm = 0, ss = 0;
     while (*p == ' ')
         p++;
-    hh = strtol(p, &end, 10);
-    if (end == p || *end != ':')
+    if (!read_digits(&p, &hh) || *p != ':')
         return 0;
-    p = end + 1;
-    mm = strtol(p, &end, 10);
-    if (end == p)
+    p++;
+    if (!read_digits(&p, &mm))
         return 0;
-    p = end;
     if (*p == ':') {
-        ss = strtol(p + 1, &end, 10);
-        p = end;
+        p++;
+        read_digits(&p, &ss);
     }
     while (*p == ' ')
         p++;
     long offset = 0;
     if (*p == '+' || *p == '-') {
-        long z = strtol(p + 1, &end, 10);
-        if (end - (p + 1) == 4)
+        const char *digits = p + 1;
+        long z;
+        if (read_digits(&digits, &z) == 4)
             offset = (z / 100) * 3600 + (z % 100) * 60;
         if (*p == '-')
             offset = -offset;

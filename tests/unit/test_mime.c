@@ -359,6 +359,13 @@ static void test_sent_date(void **state)
     assert_int_equal(mail_parse_date("1 Jan 2024 11:00 +0100"), 1704103200);
     assert_int_equal(mail_parse_date("1 Jan 24 05:00:00 EST"), 1704103200);
     assert_int_equal(mail_parse_date("garbage"), 0);
+    /* numbers are digits: no signs, so no negative hours or days */
+    assert_int_equal(mail_parse_date("1 Jan 2024 -1:00:00 +0000"), 0);
+    assert_int_equal(mail_parse_date("1 Jan 2024 10:-5:00 +0000"), 0);
+    assert_int_equal(mail_parse_date("+1 Jan 2024 10:00:00 +0000"), 0);
+    assert_int_equal(mail_parse_date("1 Jan +2024 10:00:00 +0000"), 0);
+    assert_int_equal(mail_parse_date("1 Jan 2024 10:00:00 +-100"), 1704103200); /* no zone */
+    assert_int_equal(mail_parse_date("99999999999999999999 Jan 2024 10:00 +0000"), 0);
     assert_int_equal(mail_parse_date(NULL), 0);
 }
 

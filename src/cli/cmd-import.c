@@ -12,7 +12,7 @@
 
 #include "cli/mail-user.h"
 #include "cli/progress.h"
-#include "lib/mbox.h"
+#include "mail/mbox.h"
 #include "store/store.h"
 
 #include <errno.h>

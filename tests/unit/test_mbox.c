@@ -1,4 +1,4 @@
-/* lib/mbox: splitting on From_ lines, mboxrd unquoting, Content-Length, against
+/* mail/mbox: splitting on From_ lines, mboxrd unquoting, Content-Length, against
  * MimeKit's mbox test files (tests/data/mbox/) and hand-made cases. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "lib/mbox.h"
+#include "mail/mbox.h"
 
 #include <stdio.h>
 #include <stdlib.h>

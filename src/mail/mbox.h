@@ -11,8 +11,8 @@
  * before a From_ line belongs to the mbox, not to the message.
  *
  * The file is mapped, not read: memory stays bounded by one message copy. */
-#ifndef GANNET_LIB_MBOX_H
-#define GANNET_LIB_MBOX_H
+#ifndef GANNET_MAIL_MBOX_H
+#define GANNET_MAIL_MBOX_H
 
 #include "lib/buf.h"
 

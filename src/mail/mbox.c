@@ -1,5 +1,5 @@
 /* mbox reader: see mbox.h for the rules (RFC 4155, mboxrd, mboxcl). */
-#include "lib/mbox.h"
+#include "mail/mbox.h"
 
 #include <ctype.h>
 #include <errno.h>

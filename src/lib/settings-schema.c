@@ -3,8 +3,6 @@
  * and what makes and frees a struct settings from them. */
 #include "lib/settings-private.h"
 
-#include <openssl/ssl.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +20,11 @@ const char *const settings_service_names[4] = {"imap-login", "pop3-login", "lmtp
 static const struct enum_name ssl_modes[] = {
     {"no", SSL_MODE_NO}, {"yes", SSL_MODE_YES}, {"required", SSL_MODE_REQUIRED}, {NULL, 0}};
 
+/* The versions as on the wire (RFC 8446 §4.1.2), which are OpenSSL's
+ * constants too (net/tls.c checks that they agree). */
 static const struct enum_name tls_versions[] = {
-    {"SSLv3", SSL3_VERSION},     {"TLSv1", TLS1_VERSION},     {"TLSv1.1", TLS1_1_VERSION},
-    {"TLSv1.2", TLS1_2_VERSION}, {"TLSv1.3", TLS1_3_VERSION}, {NULL, 0}};
+    {"SSLv3", SETTINGS_SSL3},     {"TLSv1", SETTINGS_TLS1_0},   {"TLSv1.1", SETTINGS_TLS1_1},
+    {"TLSv1.2", SETTINGS_TLS1_2}, {"TLSv1.3", SETTINGS_TLS1_3}, {NULL, 0}};
 
 #define FIELD(type, member) offsetof(type, member), sizeof(((type *)0)->member)
 #define TOP(member) SEC_TOP, FIELD(struct settings, member)

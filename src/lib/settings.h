@@ -17,6 +17,14 @@
 
 enum ssl_mode { SSL_MODE_NO, SSL_MODE_YES, SSL_MODE_REQUIRED };
 
+/* ssl_min_protocol values: the protocol versions as on the wire (RFC 8446
+ * §4.1.2), which are also OpenSSL's SSL3_VERSION ... TLS1_3_VERSION. */
+#define SETTINGS_SSL3 0x0300
+#define SETTINGS_TLS1_0 0x0301
+#define SETTINGS_TLS1_1 0x0302
+#define SETTINGS_TLS1_2 0x0303
+#define SETTINGS_TLS1_3 0x0304
+
 /* A value that may have come from `key = </path`: the path is kept so that the
  * file's permissions can be audited and the file re-read on SIGHUP. */
 struct setting_file {
@@ -50,7 +58,7 @@ struct settings {
     enum ssl_mode ssl; /* default SSL_MODE_REQUIRED */
     struct setting_file ssl_cert;
     struct setting_file ssl_key;
-    int ssl_min_protocol;           /* an OpenSSL version constant, default TLS1_2_VERSION */
+    int ssl_min_protocol;           /* SETTINGS_TLS1_2 and the like; default TLS 1.2 */
     char *ssl_cipher_list;          /* TLS <= 1.2 cipher list; NULL: gannet's modern default */
     char *ssl_cipher_suites;        /* TLS 1.3 suites; NULL: OpenSSL's default */
     bool ssl_prefer_server_ciphers; /* default yes */
@@ -115,6 +123,14 @@ bool settings_parse_size(const char *value, size_t *bytes);
 /* Writes one line per setting whose value differs from its default,
  * `key = value` in the config's own syntax (listeners and dbs as sections). */
 void settings_dump_changed(const struct settings *s, struct buf *out);
+
+/* Checks a cipher list with the TLS library (the TLS 1.3 suites when suites:
+ * ssl_cipher_suites, else ssl_cipher_list), so that a typo is an error with
+ * file and line instead of a server that refuses to start; false with what is
+ * wrong in why. lib/ links no TLS library: net/tls.c installs its check
+ * before main() runs. Without a check, lists are taken as written. */
+typedef bool settings_cipher_check_fn(const char *list, bool suites, struct buf *why);
+void settings_set_cipher_check(settings_cipher_check_fn *check);
 
 /* Expands Dovecot's variables in a path: %u (user@domain as given), %n (user
  * part), %d (domain part), %h (home), %% (a percent sign). */

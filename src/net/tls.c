@@ -5,6 +5,38 @@
 #include <openssl/x509v3.h>
 #include <string.h>
 
+/* settings.h names the protocol versions by their wire numbers. */
+_Static_assert(SETTINGS_SSL3 == SSL3_VERSION && SETTINGS_TLS1_0 == TLS1_VERSION &&
+                   SETTINGS_TLS1_1 == TLS1_1_VERSION && SETTINGS_TLS1_2 == TLS1_2_VERSION &&
+                   SETTINGS_TLS1_3 == TLS1_3_VERSION,
+               "TLS version numbers");
+
+bool tls_check_cipher_list(const char *list, bool suites, struct buf *why)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL) {
+        buf_puts(why, "cannot create an OpenSSL context to check the list");
+        ERR_clear_error();
+        return false;
+    }
+    int ok = suites ? SSL_CTX_set_ciphersuites(ctx, list) : SSL_CTX_set_cipher_list(ctx, list);
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+    if (ok != 1) {
+        buf_printf(why, "OpenSSL knows no %s in '%s'", suites ? "TLS 1.3 cipher suite" : "cipher",
+                   list);
+        return false;
+    }
+    return true;
+}
+
+/* Before main(): every program linked with this file checks the cipher lists
+ * of the config it loads, the server's SIGHUP reloads included. */
+__attribute__((constructor)) static void install_cipher_check(void)
+{
+    settings_set_cipher_check(tls_check_cipher_list);
+}
+
 const char *tls_last_error(char *out, size_t size)
 {
     unsigned long e = ERR_get_error();

@@ -21,6 +21,10 @@
  * or NULL with a one-line reason in err. */
 SSL_CTX *tls_context_new(const struct settings *set, const char *alpn, struct buf *err);
 
+/* Whether OpenSSL knows what list names (settings_cipher_check_fn: installed
+ * for the config parser when the program starts). */
+bool tls_check_cipher_list(const char *list, bool suites, struct buf *why);
+
 /* The newest OpenSSL error queue entry as text ("" when none); clears the queue. */
 const char *tls_last_error(char *out, size_t size);
 

@@ -7,8 +7,8 @@
 #include "lib-imap/imap-arg.h"
 #include "lib-imap/imap-match.h"
 #include "lib-imap/imap-quote.h"
+#include "lib-imap/mutf7.h"
 #include "store/mailbox-name.h"
-#include "store/mutf7.h"
 #include "store/store.h"
 
 #include <stdlib.h>

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib-imap/mutf7.h"
 #include "lib/utf8.h"
-#include "store/mutf7.h"
 
 static int name_error(struct buf *err, const char *why)
 {

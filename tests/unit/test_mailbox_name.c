@@ -1,4 +1,4 @@
-/* store/mailbox-name and store/mutf7: name rules with hostile names, modified
+/* store/mailbox-name and lib-imap/mutf7: name rules with hostile names, modified
  * UTF-7 round trips (RFC 3501 §5.1.3 examples), Maildir++ directory names. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 
 #include "lib/buf.h"
 #include "store/mailbox-name.h"
-#include "store/mutf7.h"
+#include "lib-imap/mutf7.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* Modified UTF-7 (RFC 3501 §5.1.3), the IMAP4rev1 mailbox name encoding, and
  * the encoding of Maildir++ folder names on disk (as Dovecot writes them). */
-#ifndef GANNET_STORE_MUTF7_H
-#define GANNET_STORE_MUTF7_H
+#ifndef GANNET_LIB_IMAP_MUTF7_H
+#define GANNET_LIB_IMAP_MUTF7_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /* Modified UTF-7, RFC 3501 §5.1.3: printable US-ASCII except '&' stands for
  * itself, "&-" is '&', anything else is UTF-16 in modified base64 (',' instead
  * of '/', no '=' padding) between '&' and '-'. */
-#include "store/mutf7.h"
+#include "lib-imap/mutf7.h"
 
 #include "lib/base64.h"
 #include "lib/utf8.h"

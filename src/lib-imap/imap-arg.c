@@ -1,6 +1,8 @@
 #include "lib-imap/imap-arg.h"
 
+#include "lib-imap/mutf7.h"
 #include "lib/number.h"
+#include "lib/utf8.h"
 
 #include <string.h>
 #include <strings.h>
@@ -37,6 +39,29 @@ bool imap_arg_get_astring(const struct imap_arg *arg, const char **out, size_t *
     *out = arg->str;
     if (len)
         *len = arg->len;
+    return true;
+}
+
+bool imap_arg_get_mailbox(const struct imap_arg *arg, bool utf8, struct buf *out)
+{
+    const char *name;
+    size_t len;
+    if (!imap_arg_get_astring(arg, &name, &len))
+        return false;
+    if (utf8) {
+        /* a literal may hold a NUL, which no name may */
+        if (memchr(name, '\0', len) != NULL || !utf8_valid(name, len))
+            return false;
+        buf_append(out, name, len);
+        return true;
+    }
+    size_t start = out->len;
+    if (mutf7_decode(name, len, false, out) < 0) {
+        out->len = start;
+        if (out->data)
+            out->data[start] = '\0';
+        return false;
+    }
     return true;
 }
 

@@ -6,6 +6,7 @@
 
 #include "lib-imap/imap-parser.h"
 #include "lib/arena.h"
+#include "lib/buf.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,6 +41,12 @@ bool imap_arg_get_astring(const struct imap_arg *arg, const char **out, size_t *
 /* An nstring: a string, or NIL as *out = NULL. */
 bool imap_arg_get_nstring(const struct imap_arg *arg, const char **out, size_t *len);
 bool imap_arg_get_list(const struct imap_arg *arg, const struct imap_arg **list, size_t *n);
+/* mailbox (RFC 9051 §9): an astring holding the name in modified UTF-7 (RFC
+ * 3501 §5.1.3), or in UTF-8 itself once the client has enabled UTF8=ACCEPT
+ * (utf8; RFC 9051 §6.3.1, RFC 6855 §3). Appends the UTF-8 name to out; false,
+ * and out as it was, when the name is not valid in that form. Nothing else is
+ * normalised: INBOX's case and the hierarchy are the store's concern. */
+bool imap_arg_get_mailbox(const struct imap_arg *arg, bool utf8, struct buf *out);
 /* number (RFC 9051 §9: 1*DIGIT, at most 2^32-1) and nz-number (no 0). */
 bool imap_arg_get_number(const struct imap_arg *arg, uint32_t *out);
 bool imap_arg_get_nz_number(const struct imap_arg *arg, uint32_t *out);

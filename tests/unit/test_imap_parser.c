@@ -1,7 +1,7 @@
 /* lib-imap: the IMAP command parser (whole commands, the same commands fed one
  * byte at a time, literals synchronizing, LITERAL+, literal8 and streamed, the
- * command budget and every limit), the typed argument readers, sequence sets,
- * flags and dates. */
+ * command budget and every limit), the typed argument readers (mailbox names
+ * included), sequence sets, flags and dates. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -374,6 +374,64 @@ static void test_arg_readers(void **state)
     imap_parser_free(p);
 }
 
+/* Mailbox names: modified UTF-7 unless UTF8=ACCEPT is on, as atom, quoted
+ * string or literal. */
+static void test_mailbox_names(void **state)
+{
+    (void)state;
+    struct imap_parser_limits more = limits;
+    more.max_args = 20;
+    struct imap_parser *p = imap_parser_new(&more);
+    int cont = 0;
+    size_t rest;
+    assert_int_equal(feed(p,
+                          "m X INBOX &ZeVnLIqe- \"Entw&APw-rfe\" {9}\r\nA&AOk-b/c NIL &- "
+                          "\"Entw\xc3\xbcrfe\" &Jjo! &AGEAYgBj- {3}\r\na%b (x) \"\xff\"\r\n",
+                          3, &cont, &rest),
+                     IMAP_PARSE_COMMAND);
+    const struct imap_command *cmd = imap_parser_command(p);
+    assert_int_equal(cmd->n_args, 12);
+    struct imap_arg *a = cmd->args;
+    a[9].str = "a\0b"; /* the literal's '%' made a NUL, which feed() cannot send */
+    static const struct {
+        const char *mutf7; /* what the name is read as without UTF8=ACCEPT, NULL: refused */
+        const char *utf8;  /* ... and with it */
+    } want[] = {
+        {"INBOX", "INBOX"},
+        {"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "&ZeVnLIqe-"}, /* RFC 3501 §5.1.3 */
+        {"Entw\xc3\xbcrfe", "Entw&APw-rfe"},
+        {"A\xc3\xa9"
+         "b/c",
+         "A&AOk-b/c"},             /* a literal */
+        {"NIL", "NIL"},            /* an astring: NIL is a name */
+        {"&", "&-"},               /* "&-" is '&' */
+        {NULL, "Entw\xc3\xbcrfe"}, /* 8-bit is not modified UTF-7 */
+        {NULL, "&Jjo!"},           /* not modified base64 */
+        {NULL, "&AGEAYgBj-"},      /* "abc" must stand for itself */
+        {NULL, NULL},              /* a NUL */
+        {NULL, NULL},              /* a list */
+        {NULL, NULL},              /* not UTF-8 */
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        for (int utf8 = 0; utf8 <= 1; utf8++) {
+            const char *expect = utf8 ? want[i].utf8 : want[i].mutf7;
+            struct buf out = BUF_INIT;
+            buf_puts(&out, "prefix:");
+            bool ok = imap_arg_get_mailbox(&a[i], utf8, &out);
+            if (ok != (expect != NULL))
+                fail_msg("argument %zu, utf8 %d: %s", i, utf8, ok ? buf_cstr(&out) : "refused");
+            if (expect) {
+                assert_memory_equal(out.data, "prefix:", 7);
+                assert_string_equal(out.data + 7, expect);
+            } else {
+                assert_string_equal(buf_cstr(&out), "prefix:"); /* out as it was */
+            }
+            buf_free(&out);
+        }
+    }
+    imap_parser_free(p);
+}
+
 static void test_dates(void **state)
 {
     (void)state;
@@ -483,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_streamed_literals),
         cmocka_unit_test(test_literal8),
         cmocka_unit_test(test_arg_readers),
+        cmocka_unit_test(test_mailbox_names),
         cmocka_unit_test(test_dates),
         cmocka_unit_test(test_seqsets),
     };

@@ -32,6 +32,7 @@ struct imap_parser {
     struct imap_parser_limits limits;
     imap_parser_stream_fn *stream_fn;
     void *stream_ctx;
+    bool responses; /* server responses, not commands */
     enum parser_state state;
     bool discarding; /* skipping the rest of an over-long line; survives reset */
     struct buf text; /* the command so far: line text and held literal bytes inline */
@@ -70,6 +71,11 @@ void imap_parser_set_stream(struct imap_parser *p, imap_parser_stream_fn *fn, vo
 {
     p->stream_fn = fn;
     p->stream_ctx = ctx;
+}
+
+void imap_parser_set_responses(struct imap_parser *p, bool responses)
+{
+    p->responses = responses;
 }
 
 void imap_parser_reset(struct imap_parser *p)
@@ -313,8 +319,108 @@ static bool parse_args(struct cursor *cur, struct imap_arg **out, size_t *n_out,
     return true;
 }
 
-/* The tag and the command name. */
+/* The words of a status response (RFC 9051 §7.1), whose resp-text is text. */
+static bool is_status_word(const char *s, size_t n)
+{
+    static const char *const words[] = {"OK", "NO", "BAD", "PREAUTH", "BYE"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strlen(words[i]) == n && strncasecmp(s, words[i], n) == 0)
+            return true;
+    return false;
+}
+
+/* resp-text = ["[" resp-text-code "]" SP] text, from the cursor to the end of
+ * the line: the code's name and arguments, then the text as it is. */
+static bool parse_resp_text(struct cursor *cur)
+{
+    struct imap_parser *p = cur->p;
+    if (cur->pos < cur->end && cur->s[cur->pos] == ' ')
+        cur->pos++;
+    if (cur->pos < cur->end && cur->s[cur->pos] == '[') {
+        /* the first ']' outside a quoted string closes the code */
+        size_t close = ++cur->pos;
+        bool quoted = false;
+        for (; close < cur->end && (quoted || cur->s[close] != ']'); close++) {
+            if (cur->s[close] == '\\' && quoted)
+                close++;
+            else if (cur->s[close] == '"')
+                quoted = !quoted;
+        }
+        if (close >= cur->end)
+            return set_error(p, "Missing ']' after a response code.");
+        size_t start = cur->pos;
+        while (cur->pos < close && is_atom_char((unsigned char)cur->s[cur->pos]))
+            cur->pos++;
+        if (cur->pos == start)
+            return set_error(p, "Missing response code.");
+        p->cmd.code = arena_strndup(&p->arena, cur->s + start, cur->pos - start);
+        struct cursor code = *cur;
+        code.end = close;
+        while (code.pos < code.end) {
+            if (!parse_separator(&code, false, 0))
+                return false;
+            if (++p->n_args_total > p->limits.max_args)
+                return set_error(p, "Too many arguments.");
+            if (!parse_one(&code, push_arg(p, &p->cmd.args, &p->cmd.n_args, &p->args_cap), 0))
+                return false;
+        }
+        cur->pos = close + 1;
+        if (cur->pos < cur->end && cur->s[cur->pos] == ' ')
+            cur->pos++;
+    }
+    p->cmd.text = arena_strndup(&p->arena, cur->s + cur->pos, cur->end - cur->pos);
+    cur->pos = cur->end;
+    return true;
+}
+
+/* Is the line at the cursor untagged ("* ...") or a continuation request? */
+static bool is_untagged(const struct cursor *cur)
+{
+    return cur->end > 0 &&
+           (cur->s[0] == '+' || (cur->s[0] == '*' && (cur->end == 1 || cur->s[1] == ' ')));
+}
+
+/* The "*" of untagged data or status and the name after it, or the "+" of a
+ * continuation request (continue-req = "+" SP (resp-text / base64)). */
+static bool parse_untagged_header(struct cursor *cur)
+{
+    struct imap_parser *p = cur->p;
+    p->tag = arena_strndup(&p->arena, cur->s, 1);
+    p->cmd.tag = p->tag;
+    cur->pos = 1;
+    if (cur->s[0] == '+') {
+        p->cmd.name = "";
+        p->have_name = true;
+        return parse_resp_text(cur);
+    }
+    size_t start = ++cur->pos;
+    while (cur->pos < cur->end && is_atom_char((unsigned char)cur->s[cur->pos]))
+        cur->pos++;
+    if (start > cur->end || cur->pos == start)
+        return set_error(p, "Missing response name.");
+    p->cmd.name = arena_strndup(&p->arena, cur->s + start, cur->pos - start);
+    p->have_name = true;
+    return true;
+}
+
+static bool parse_command_header(struct cursor *cur);
+
+/* The tag and the command name; for a response, the tag (or "*") and the
+ * status word, with the resp-text after it, or the name of the data. */
 static bool parse_header(struct cursor *cur)
+{
+    struct imap_parser *p = cur->p;
+    if (!p->responses)
+        return parse_command_header(cur);
+    if (!(is_untagged(cur) ? parse_untagged_header(cur) : parse_command_header(cur)))
+        return false;
+    if (p->cmd.text == NULL && is_status_word(p->cmd.name, strlen(p->cmd.name)))
+        return parse_resp_text(cur);
+    return true;
+}
+
+/* The tag and the command name. */
+static bool parse_command_header(struct cursor *cur)
 {
     struct imap_parser *p = cur->p;
     while (cur->pos < cur->end && is_tag_char((unsigned char)cur->s[cur->pos]))
@@ -394,6 +500,25 @@ static void track_depth(struct imap_parser *p, const char *s, size_t n)
             p->depth--;
         }
     }
+}
+
+/* A response whose rest is text, where "{5}" is no literal: a status
+ * response or a continuation request. */
+static bool is_text_response(const struct imap_parser *p)
+{
+    const char *s = p->text.data;
+    size_t n = p->text.len;
+    if (n == 0)
+        return false;
+    if (s[0] == '+')
+        return true;
+    const char *sp = memchr(s, ' ', n);
+    if (sp == NULL)
+        return false;
+    const char *word = sp + 1;
+    size_t rest = n - (size_t)(word - s);
+    const char *end = memchr(word, ' ', rest);
+    return is_status_word(word, end ? (size_t)(end - word) : rest);
 }
 
 /* Does the line just read end with {N}, {N+}, ~{N} or ~{N+}? */
@@ -546,8 +671,11 @@ enum imap_parse_result imap_parser_feed(struct imap_parser *p, const char *data,
         if (p->text.len > line_start && p->text.data[p->text.len - 1] == '\r')
             p->text.data[--p->text.len] = '\0';
         struct literal_pos lit = {0};
-        if (ends_with_literal(p->text.data + line_start, p->text.len - line_start, &lit)) {
+        if (!(p->responses && is_text_response(p)) &&
+            ends_with_literal(p->text.data + line_start, p->text.len - line_start, &lit)) {
             lit.marker += line_start;
+            if (p->responses)
+                lit.sync = false; /* a server sends its literals without waiting */
             enum imap_parse_result r = start_literal(p, &lit);
             if (r == IMAP_PARSE_NEED_MORE)
                 continue;

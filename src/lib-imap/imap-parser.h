@@ -41,6 +41,13 @@ struct imap_command {
     const char *name; /* as sent; compare case-insensitively */
     struct imap_arg *args;
     size_t n_args;
+    /* Server responses only (imap_parser_set_responses): a status response
+     * (OK, NO, BAD, PREAUTH, BYE) or a continuation request (tag "+", name "")
+     * has resp-text (RFC 9051 §9): the response code's name ("CAPABILITY"),
+     * NULL when there is none, with the code's arguments in args, and the
+     * human-readable text after it (never NULL then). */
+    const char *code;
+    const char *text;
 };
 
 enum imap_parse_result {
@@ -69,6 +76,12 @@ struct imap_parser *imap_parser_new(const struct imap_parser_limits *limits);
 void imap_parser_free(struct imap_parser *p);
 void imap_parser_set_limits(struct imap_parser *p, const struct imap_parser_limits *limits);
 void imap_parser_set_stream(struct imap_parser *p, imap_parser_stream_fn *fn, void *ctx);
+/* Reads server responses instead of commands, as a client does (`gannet
+ * probe`): one "command" per response, its tag "*" when untagged. Literals
+ * come without a continuation (IMAP_PARSE_CONTINUATION is never returned; one
+ * over the budget is IMAP_PARSE_FATAL), and the text of a status response is
+ * read as text, not as arguments (see struct imap_command). */
+void imap_parser_set_responses(struct imap_parser *p, bool responses);
 
 /* Takes up to len bytes; *consumed tells how many were used. Call again with
  * the rest after handling a result other than NEED_MORE. */

@@ -1,7 +1,8 @@
 /* lib-imap: the IMAP command parser (whole commands, the same commands fed one
  * byte at a time, literals synchronizing, LITERAL+, literal8 and streamed, the
  * command budget and every limit), the typed argument readers (mailbox names
- * included), sequence sets, flags and dates. */
+ * included), sequence sets, flags and dates, and server responses as the
+ * probe reads them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -432,6 +433,99 @@ static void test_mailbox_names(void **state)
     imap_parser_free(p);
 }
 
+/* Server responses, as the probe reads them: untagged data, status responses
+ * with a response code and free text, literals that come without "+". */
+static void check_responses(size_t chunk)
+{
+    struct imap_parser_limits lim = limits;
+    lim.max_bytes = 400;
+    struct imap_parser *p = imap_parser_new(&lim);
+    imap_parser_set_responses(p, true);
+    const char *in = "* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n"
+                     "* OK [CAPABILITY IMAP4rev1 STARTTLS] Dovecot ready.\r\n"
+                     "* ID (\"name\" {10}\r\nDove\"cot\r\n \"os\" NIL)\r\n"
+                     "* 3 EXISTS\r\n"
+                     "+ Ready for {5}\r\n"
+                     "* NO [BADCHARSET (UTF-8 \"x]y\")] text with \"odd ( quoting\r\n"
+                     "a1 OK [READ-WRITE] SELECT completed {5}\r\n"
+                     "* OK [ALERT unterminated\r\n"
+                     "* BYE\r\n";
+    size_t pos = 0, len = strlen(in);
+    int cont = 0;
+    struct {
+        const char *tag, *name, *code, *text;
+        size_t n_args;
+    } want[] = {
+        {"*", "CAPABILITY", NULL, NULL, 2},
+        {"*", "OK", "CAPABILITY", "Dovecot ready.", 2},
+        {"*", "ID", NULL, NULL, 1},
+        {"*", "3", NULL, NULL, 1},
+        {"+", "", NULL, "Ready for {5}", 0},
+        {"*", "NO", "BADCHARSET", "text with \"odd ( quoting", 1},
+        {"a1", "OK", "READ-WRITE", "SELECT completed {5}", 0},
+        {NULL, NULL, NULL, NULL, 0}, /* BAD: no ']' */
+        {"*", "BYE", NULL, "", 0},
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        size_t rest;
+        enum imap_parse_result r = feed(p, in + pos, chunk, &cont, &rest);
+        pos = len - rest;
+        if (want[i].tag == NULL) {
+            assert_int_equal(r, IMAP_PARSE_BAD);
+            imap_parser_reset(p);
+            continue;
+        }
+        if (r != IMAP_PARSE_COMMAND)
+            fail_msg("response %zu: result %d, %s", i, (int)r, imap_parser_error(p));
+        const struct imap_command *c = imap_parser_command(p);
+        assert_string_equal(c->tag, want[i].tag);
+        assert_string_equal(c->name, want[i].name);
+        if (want[i].code)
+            assert_string_equal(c->code, want[i].code);
+        else
+            assert_null(c->code);
+        if (want[i].text)
+            assert_string_equal(c->text, want[i].text);
+        else
+            assert_null(c->text);
+        assert_int_equal(c->n_args, want[i].n_args);
+        if (i == 1)
+            assert_string_equal(c->args[1].str, "STARTTLS");
+        if (i == 2) {
+            const struct imap_arg *l = c->args[0].list;
+            assert_int_equal(c->args[0].list_len, 4);
+            assert_string_equal(l[0].str, "name");
+            assert_true(l[1].literal);
+            assert_string_equal(l[1].str, "Dove\"cot\r\n");
+            assert_int_equal(l[3].type, IMAP_ARG_NIL);
+        }
+        if (i == 5) {
+            assert_int_equal(c->args[0].list_len, 2);
+            assert_string_equal(c->args[0].list[1].str, "x]y");
+        }
+        imap_parser_reset(p);
+    }
+    assert_int_equal(pos, len);
+    assert_int_equal(cont, 0); /* a server's literal needs no "+" */
+
+    /* A literal over the budget cannot be skipped: its bytes come anyway. */
+    size_t rest;
+    assert_int_equal(feed(p, "* ID (\"name\" {5000}\r\n", chunk, &cont, &rest), IMAP_PARSE_FATAL);
+    imap_parser_free(p);
+}
+
+static void test_responses_whole(void **state)
+{
+    (void)state;
+    check_responses(1000);
+}
+
+static void test_responses_byte_by_byte(void **state)
+{
+    (void)state;
+    check_responses(1);
+}
+
 static void test_dates(void **state)
 {
     (void)state;
@@ -542,6 +636,8 @@ int main(void)
         cmocka_unit_test(test_literal8),
         cmocka_unit_test(test_arg_readers),
         cmocka_unit_test(test_mailbox_names),
+        cmocka_unit_test(test_responses_whole),
+        cmocka_unit_test(test_responses_byte_by_byte),
         cmocka_unit_test(test_dates),
         cmocka_unit_test(test_seqsets),
     };

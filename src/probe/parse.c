@@ -1,6 +1,9 @@
 /* Pure parsing helpers of `gannet probe` (see parse.h). */
 #include "probe/parse.h"
 
+#include "lib-imap/imap-arg.h"
+#include "lib-imap/imap-parser.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,22 +69,6 @@ void probe_escape(struct buf *out, const void *data, size_t len)
     }
 }
 
-/* Next line of resp from *pos (without CRLF); false at the end. */
-static bool next_line(const char *resp, size_t len, size_t *pos, const char **line, size_t *n)
-{
-    if (*pos >= len)
-        return false;
-    const char *start = resp + *pos;
-    const char *nl = memchr(start, '\n', len - *pos);
-    size_t l = nl ? (size_t)(nl - start) : len - *pos;
-    *pos += nl ? l + 1 : l;
-    if (l > 0 && start[l - 1] == '\r')
-        l--;
-    *line = start;
-    *n = l;
-    return true;
-}
-
 static void split_atoms(const char *s, size_t n, struct probe_strlist *out)
 {
     size_t i = 0;
@@ -102,79 +89,144 @@ static bool prefix_ci(const char *s, size_t n, const char *prefix)
     return n >= pl && strncasecmp(s, prefix, pl) == 0;
 }
 
-/* "[CAPABILITY a b c] text": fills caps and returns the offset after "] ", or 0. */
-static size_t caps_code(const char *s, size_t n, struct probe_strlist *caps)
+/* Each response of resp[0..len) to fn, read with lib-imap's parser, until fn
+ * returns true; a last line without its line end counts too. */
+typedef bool response_fn(const struct imap_command *r, void *ctx);
+
+static bool feed_responses(struct imap_parser *p, const char *data, size_t len, response_fn *fn,
+                           void *ctx)
 {
-    if (!prefix_ci(s, n, "[CAPABILITY "))
-        return 0;
-    const char *close = memchr(s, ']', n);
-    if (!close)
-        return 0;
-    size_t start = strlen("[CAPABILITY ");
+    size_t pos = 0;
+    while (pos < len) {
+        size_t used = 0;
+        enum imap_parse_result r = imap_parser_feed(p, data + pos, len - pos, &used);
+        pos += used;
+        if (r == IMAP_PARSE_COMMAND) {
+            bool stop = fn(imap_parser_command(p), ctx);
+            imap_parser_reset(p);
+            if (stop)
+                return true;
+        } else if (r == IMAP_PARSE_BAD) {
+            imap_parser_reset(p); /* a line that is no response: the next one may be */
+        } else if (r == IMAP_PARSE_FATAL || used == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void each_response(const char *resp, size_t len, response_fn *fn, void *ctx)
+{
+    /* A response is at most what the probe collects (64 KiB); RFC 2971 allows
+     * 30 ID pairs, and no server has a thousand capabilities. */
+    static const struct imap_parser_limits limits = {
+        .max_bytes = 128 * 1024, .max_args = 1024, .max_literals = 0, .max_depth = 8};
+    struct imap_parser *p = imap_parser_new(&limits);
+    imap_parser_set_responses(p, true);
+    if (!feed_responses(p, resp, len, fn, ctx) && len > 0 && resp[len - 1] != '\n')
+        feed_responses(p, "\r\n", 2, fn, ctx);
+    imap_parser_free(p);
+}
+
+static bool is_untagged(const struct imap_command *r)
+{
+    return strcmp(r->tag, "*") == 0;
+}
+
+/* The atoms of a capability list (data or response code) replace caps; false
+ * when there are none. */
+static bool take_caps(const struct imap_command *r, struct probe_strlist *caps)
+{
     struct probe_strlist l = {0};
-    split_atoms(s + start, (size_t)(close - s) - start, &l);
+    for (size_t i = 0; i < r->n_args; i++) {
+        const char *atom;
+        if (imap_arg_get_atom(&r->args[i], &atom))
+            probe_strlist_add(&l, atom, strlen(atom));
+    }
+    if (l.n == 0)
+        return false;
     probe_strlist_free(caps);
     *caps = l;
-    size_t off = (size_t)(close - s) + 1;
-    if (off < n && s[off] == ' ')
-        off++;
-    return off;
+    return true;
+}
+
+struct caps_search {
+    const char *tag;
+    struct probe_strlist *caps;
+    struct buf *tagged_text;
+    bool found;
+};
+
+static bool caps_response(const struct imap_command *r, void *ctx)
+{
+    struct caps_search *c = ctx;
+    bool code = r->code != NULL && strcasecmp(r->code, "CAPABILITY") == 0;
+    if (is_untagged(r)) {
+        if (strcasecmp(r->name, "CAPABILITY") == 0 ||
+            (code && (strcasecmp(r->name, "OK") == 0 || strcasecmp(r->name, "PREAUTH") == 0)))
+            c->found |= take_caps(r, c->caps);
+    } else if (c->tag && strcmp(r->tag, c->tag) == 0 && r->text) {
+        if (code)
+            c->found |= take_caps(r, c->caps);
+        if (c->tagged_text) {
+            buf_reset(c->tagged_text);
+            buf_puts(c->tagged_text, r->text);
+        }
+    }
+    return false;
 }
 
 bool probe_imap_parse_caps(const char *resp, size_t len, const char *tag,
                            struct probe_strlist *caps, struct buf *tagged_text)
 {
-    bool found = false;
-    size_t pos = 0;
-    const char *line;
-    size_t n;
-    size_t tag_len = tag ? strlen(tag) : 0;
-    while (next_line(resp, len, &pos, &line, &n)) {
-        if (prefix_ci(line, n, "* CAPABILITY ")) {
-            struct probe_strlist l = {0};
-            size_t off = strlen("* CAPABILITY ");
-            split_atoms(line + off, n - off, &l);
-            probe_strlist_free(caps);
-            *caps = l;
-            found = true;
-        } else if (prefix_ci(line, n, "* OK ") || prefix_ci(line, n, "* PREAUTH ")) {
-            size_t off = prefix_ci(line, n, "* OK ") ? strlen("* OK ") : strlen("* PREAUTH ");
-            if (caps_code(line + off, n - off, caps))
-                found = true;
-        } else if (tag && n > tag_len && strncmp(line, tag, tag_len) == 0 && line[tag_len] == ' ') {
-            const char *st = line + tag_len + 1;
-            size_t sn = n - tag_len - 1;
-            const char *sp = memchr(st, ' ', sn);
-            if (!sp)
-                continue;
-            size_t off = (size_t)(sp - st) + 1;
-            size_t text = caps_code(st + off, sn - off, caps);
-            if (text)
-                found = true;
-            text += off;
-            if (tagged_text) {
-                buf_reset(tagged_text);
-                buf_append(tagged_text, st + text, sn - text);
-            }
-        }
-    }
-    return found;
+    struct caps_search c = {.tag = tag, .caps = caps, .tagged_text = tagged_text};
+    each_response(resp, len, caps_response, &c);
+    return c.found;
+}
+
+struct status_search {
+    const char *tag, *status;
+    bool found;
+};
+
+static bool status_response(const struct imap_command *r, void *ctx)
+{
+    struct status_search *s = ctx;
+    s->found = strcmp(r->tag, s->tag) == 0 && strcasecmp(r->name, s->status) == 0;
+    return s->found;
+}
+
+bool probe_imap_has_status(const char *resp, size_t len, const char *tag, const char *status)
+{
+    struct status_search s = {.tag = tag, .status = status};
+    each_response(resp, len, status_response, &s);
+    return s.found;
 }
 
 bool probe_pop3_parse_capa(const char *resp, size_t len, struct probe_strlist *caps)
 {
-    size_t pos = 0;
-    const char *line;
-    size_t n;
-    if (!next_line(resp, len, &pos, &line, &n) || !prefix_ci(line, n, "+OK"))
-        return false;
+    /* POP3's lines, not IMAP's: "+OK", one capability a line, "." */
     struct probe_strlist l = {0};
-    while (next_line(resp, len, &pos, &line, &n)) {
-        if (n == 1 && line[0] == '.')
+    bool ok = false;
+    for (size_t pos = 0; pos < len;) {
+        const char *line = resp + pos;
+        const char *nl = memchr(line, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - line) : len - pos;
+        pos += nl ? n + 1 : n;
+        if (n > 0 && line[n - 1] == '\r')
+            n--;
+        if (line == resp) {
+            if (!prefix_ci(line, n, "+OK"))
+                return false;
+            ok = true;
+        } else if (n == 1 && line[0] == '.') {
             break;
-        if (n > 0)
+        } else if (n > 0) {
             probe_strlist_add(&l, line, n);
+        }
     }
+    if (!ok)
+        return false;
     probe_strlist_free(caps);
     *caps = l;
     return true;
@@ -192,64 +244,43 @@ void probe_sasl_mechanisms(const struct probe_strlist *caps, bool pop3, struct p
     }
 }
 
-/* A quoted string or NIL at s[*i]; appends the value. */
-static bool id_string(const char *s, size_t n, size_t *i, struct probe_strlist *out)
+struct id_search {
+    struct probe_strlist *out;
+    bool found;
+};
+
+static bool id_response(const struct imap_command *r, void *ctx)
 {
-    while (*i < n && s[*i] == ' ')
-        (*i)++;
-    if (*i + 3 <= n && strncasecmp(s + *i, "NIL", 3) == 0) {
-        *i += 3;
-        probe_strlist_add(out, "", 0);
-        return true;
-    }
-    if (*i >= n || s[*i] != '"')
+    struct id_search *s = ctx;
+    if (!is_untagged(r) || strcasecmp(r->name, "ID") != 0)
         return false;
-    (*i)++;
-    struct buf v = BUF_INIT;
-    while (*i < n && s[*i] != '"') {
-        if (s[*i] == '\\' && *i + 1 < n)
-            (*i)++;
-        buf_putc(&v, s[*i]);
-        (*i)++;
+    const struct imap_arg *list;
+    size_t n;
+    if (r->n_args == 1 && r->args[0].type == IMAP_ARG_NIL) {
+        s->found = true;
+    } else if (r->n_args >= 1 && imap_arg_get_list(&r->args[0], &list, &n)) {
+        /* field and value alternate, each an nstring (RFC 2971 §4); what
+         * comes before the first one that is not is kept */
+        struct probe_strlist l = {0};
+        for (size_t i = 0; i < n; i++) {
+            const char *v;
+            size_t vlen;
+            if (!imap_arg_get_nstring(&list[i], &v, &vlen))
+                break;
+            probe_strlist_add(&l, v ? v : "", v ? vlen : 0);
+        }
+        probe_strlist_free(s->out);
+        *s->out = l;
+        s->found = true;
     }
-    if (*i >= n) {
-        buf_free(&v);
-        return false;
-    }
-    (*i)++;
-    probe_strlist_add(out, buf_cstr(&v), v.len);
-    buf_free(&v);
-    return true;
+    return true; /* the first ID answer decides */
 }
 
 bool probe_imap_parse_id(const char *resp, size_t len, struct probe_strlist *out)
 {
-    size_t pos = 0;
-    const char *line;
-    size_t n;
-    while (next_line(resp, len, &pos, &line, &n)) {
-        if (!prefix_ci(line, n, "* ID "))
-            continue;
-        size_t i = 5;
-        while (i < n && line[i] == ' ')
-            i++;
-        if (i + 3 <= n && strncasecmp(line + i, "NIL", 3) == 0)
-            return true;
-        if (i >= n || line[i] != '(')
-            return false;
-        i++;
-        struct probe_strlist l = {0};
-        while (i < n && line[i] != ')') {
-            if (!id_string(line, n, &i, &l) || !id_string(line, n, &i, &l))
-                break;
-            while (i < n && line[i] == ' ')
-                i++;
-        }
-        probe_strlist_free(out);
-        *out = l;
-        return true;
-    }
-    return false;
+    struct id_search s = {.out = out};
+    each_response(resp, len, id_response, &s);
+    return s.found;
 }
 
 const char *probe_id_field(const struct probe_strlist *id, const char *field)

@@ -1,6 +1,7 @@
 /* Pure parsing helpers of `gannet probe`: escaping of protocol bytes, IMAP and
  * POP3 capability lists, the IMAP ID answer, the POP3 APOP timestamp and the
- * NTLM challenge. No I/O: each is unit-tested on recorded bytes. */
+ * NTLM challenge. No I/O: each is unit-tested on recorded bytes. IMAP
+ * responses are read with lib-imap's parser, the server's own. */
 #ifndef GANNET_PROBE_PARSE_H
 #define GANNET_PROBE_PARSE_H
 
@@ -37,6 +38,10 @@ void probe_escape(struct buf *out, const void *data, size_t len);
  * capability list was found (caps is replaced by it). */
 bool probe_imap_parse_caps(const char *resp, size_t len, const char *tag,
                            struct probe_strlist *caps, struct buf *tagged_text);
+
+/* Whether an IMAP response (all its lines) has the tagged status response
+ * "TAG STATUS ..." (status compared without case). */
+bool probe_imap_has_status(const char *resp, size_t len, const char *tag, const char *status);
 
 /* POP3 CAPA (RFC 2449 §5): the lines between "+OK" and ".", each kept whole
  * ("SASL PLAIN LOGIN", "IMPLEMENTATION ..."). Returns false for "-ERR". */

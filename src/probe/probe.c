@@ -427,20 +427,9 @@ static void tls_done(struct probe_port *p);
  * STATUS (POP3, tag NULL). */
 static bool answer_is(const struct buf *resp, const char *tag, const char *status)
 {
-    const char *r = buf_cstr(resp);
     if (!tag)
-        return strncmp(r, status, strlen(status)) == 0;
-    size_t tl = strlen(tag), sl = strlen(status);
-    for (const char *line = r; *line;) {
-        if (strncmp(line, tag, tl) == 0 && line[tl] == ' ' &&
-            strncasecmp(line + tl + 1, status, sl) == 0 && line[tl + 1 + sl] == ' ')
-            return true;
-        const char *nl = strchr(line, '\n');
-        if (!nl)
-            break;
-        line = nl + 1;
-    }
-    return false;
+        return strncmp(buf_cstr(resp), status, strlen(status)) == 0;
+    return probe_imap_has_status(buf_cstr(resp), resp->len, tag, status);
 }
 
 static void maybe_start_tls_scan(struct probe_port *p)

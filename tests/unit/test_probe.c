@@ -148,6 +148,25 @@ static void test_id_apop(void **state)
     assert_string_equal(probe_id_field(&id, "x"), "a \"q\"");
     assert_null(probe_id_field(&id, "vendor"));
     probe_strlist_free(&id);
+    /* RFC 2971 §4: the values are nstrings, so a literal is as good as a
+     * quoted string, and may hold a line end or quotes */
+    const char *lit = "* ID (\"name\" {7}\r\nDovecot \"os\" {10}\r\nLinux\r\n\"x\" "
+                      "\"version\" \"2.3.19\" \"vendor\" NIL)\r\na2 OK ID completed.\r\n";
+    assert_true(probe_imap_parse_id(lit, strlen(lit), &id));
+    assert_int_equal(id.n, 8);
+    assert_string_equal(probe_id_field(&id, "name"), "Dovecot");
+    assert_string_equal(probe_id_field(&id, "os"), "Linux\r\n\"x\"");
+    assert_string_equal(probe_id_field(&id, "version"), "2.3.19");
+    assert_string_equal(probe_id_field(&id, "vendor"), "");
+    probe_strlist_free(&id);
+    /* a field name as a literal; a literal cut short by the end of what came
+     * is no answer */
+    const char *lit_name = "* ID ({4}\r\nname \"Cyrus\")\r\n";
+    assert_true(probe_imap_parse_id(lit_name, strlen(lit_name), &id));
+    assert_string_equal(probe_id_field(&id, "name"), "Cyrus");
+    probe_strlist_free(&id);
+    const char *cut = "* ID (\"name\" {50}\r\nshort\r\n";
+    assert_false(probe_imap_parse_id(cut, strlen(cut), &id));
     const char *nil = "* ID NIL\r\na2 OK\r\n";
     assert_true(probe_imap_parse_id(nil, strlen(nil), &id));
     assert_int_equal(id.n, 0);

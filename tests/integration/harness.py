@@ -215,6 +215,24 @@ def port_is_free(port, host=HOST):
             return False
 
 
+def child_pids(pid):
+    """The pids of PID's child processes, read from /proc (as `pgrep -P`, which
+    a minimal Debian does not have)."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:  # gone meanwhile
+            continue
+        # "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            kids.append(int(entry))
+    return sorted(kids)
+
+
 def make_cert(directory, cert="cert.pem", key="key.pem", cn="localhost",
               san="DNS:localhost,IP:127.0.0.1"):
     """A self-signed certificate, as the brief and `make run` make it."""
@@ -834,8 +852,7 @@ class GannetServer:
 
     def workers(self):
         """The pids of the master's child processes."""
-        r = _run(["pgrep", "-P", str(self.pid)])
-        return sorted(int(p) for p in r.stdout.split())
+        return child_pids(self.pid)
 
     def stop(self, timeout=10.0):
         """SIGTERM and wait; returns the exit code. Kills and fails after timeout."""

@@ -126,6 +126,24 @@ class SignalTest(PerTestServerCase):
                 finally:
                     m.shutdown()
 
+    def test_workers_are_found_without_any_program(self):
+        # a minimal Debian has no procps (pgrep, ps): the harness must find the
+        # workers by itself, here with nothing on PATH
+        empty = self.srv.path("empty-bin")
+        os.mkdir(empty)
+        saved = os.environ["PATH"]
+        os.environ["PATH"] = empty
+        try:
+            workers = self.srv.workers()
+        finally:
+            os.environ["PATH"] = saved
+        self.assertTrue(workers, "no worker processes under the master")
+        for pid in workers:
+            with open(f"/proc/{pid}/status") as f:
+                status = dict(l.split(":", 1) for l in f if ":" in l)
+            self.assertEqual(int(status["PPid"]), self.srv.pid, f"process {pid}")
+        self.assertNotIn(os.getpid(), workers)
+
     def test_workers_do_not_run_as_root(self):
         for pid in self.srv.workers():
             with open(f"/proc/{pid}/status") as f:

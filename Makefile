@@ -9,6 +9,7 @@ STATEDIR ?= /var/lib/gannet
 BUILD   ?= build
 CC      ?= cc
 PKG_CONFIG ?= pkg-config
+DEPS_SCRIPT ?= scripts/deps
 
 PKGS := libevent libevent_openssl libevent_pthreads openssl sqlite3 libsodium libxcrypt libgsasl zlib
 
@@ -24,8 +25,12 @@ OPT     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 BUILD   := build-asan
 endif
 
-PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# Asked of pkg-config once, when the first recipe that uses them runs: after
+# scripts/deps has installed pkg-config and the libraries (every compile waits
+# for the `deps` target), never while the Makefile is read. Only `=` variables
+# may refer to them.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null))$(PKG_LIBS)
 
 CFLAGS  += -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) -Isrc -DGANNET_VERSION='"$(VERSION)"' \
            -DGANNET_SYSCONFDIR='"$(SYSCONFDIR)"' -DGANNET_STATEDIR='"$(STATEDIR)"' $(PKG_CFLAGS) \
@@ -50,13 +55,16 @@ BENCH_BINS := $(BUILD)/bench/crash-driver $(BUILD)/bench/store-bench
 
 all: deps $(BUILD)/gannet
 
+# The packages (scripts/deps). Every compile has them as an order-only
+# prerequisite: under `make -j` no compiler starts before they are installed,
+# and, phony, it runs once per make without forcing a rebuild.
 deps:
-	@scripts/deps
+	@$(DEPS_SCRIPT)
 
 $(BUILD)/gannet: $(CORE_OBJS) $(CLI_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -65,7 +73,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS)
 	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ $< $(CORE_OBJS) \
 	    $(LDFLAGS) $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
-$(BUILD)/bench/%: bench/%.c $(CORE_OBJS)
+$(BUILD)/bench/%: bench/%.c $(CORE_OBJS) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJS) $(LDFLAGS) $(LDLIBS)
 
@@ -115,14 +123,14 @@ install: $(BUILD)/gannet
 # not part of `make check`. Crashes land in build-fuzz/crashes/.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_FLAGS   := -std=c17 -D_GNU_SOURCE -O1 -g -Isrc -DGANNET_VERSION='"$(VERSION)"' \
+FUZZ_FLAGS    = -std=c17 -D_GNU_SOURCE -O1 -g -Isrc -DGANNET_VERSION='"$(VERSION)"' \
                 -DGANNET_SYSCONFDIR='"$(SYSCONFDIR)"' -DGANNET_STATEDIR='"$(STATEDIR)"' \
                 $(PKG_CFLAGS) -pthread \
                 -fsanitize=fuzzer-no-link,address,undefined
 FUZZ_OBJS    := $(CORE_SRCS:%.c=build-fuzz/%.o)
 FUZZ_BINS    := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-build-fuzz/%.o: %.c
+build-fuzz/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -c -o $@ $<
 

@@ -1,6 +1,7 @@
 # gannet: GNU Makefile. `make` builds build/gannet, `make check` runs every test,
 # `make run` starts a demo server on 127.0.0.1. Each of them first installs the
-# Debian packages that are missing (scripts/deps).
+# Debian packages that are missing (scripts/deps): `make` and `make run` what
+# building and running need, `make check` the test peers too (scripts/deps test).
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -51,15 +52,23 @@ UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # bench/: programs linked against the core objects (the crash test's driver, the benchmark)
 BENCH_BINS := $(BUILD)/bench/crash-driver $(BUILD)/bench/store-bench
 
-.PHONY: all deps check layers unit integration run install format clean fuzz bench crash check-asan
+.PHONY: all deps deps-test deps-fuzz check layers unit integration run install format clean \
+        fuzz bench crash check-asan
 
 all: deps $(BUILD)/gannet
 
-# The packages (scripts/deps). Every compile has them as an order-only
-# prerequisite: under `make -j` no compiler starts before they are installed,
-# and, phony, it runs once per make without forcing a rebuild.
+# The packages (scripts/deps). Every compile has one of these as an order-only
+# prerequisite: under `make -j` no compiler starts before the packages are in,
+# and, phony, it runs once per make without forcing a rebuild. deps-test and
+# deps-fuzz come after deps, so that two apt-get never run at once.
 deps:
 	@$(DEPS_SCRIPT)
+
+deps-test: deps
+	@$(DEPS_SCRIPT) test
+
+deps-fuzz: deps
+	@$(DEPS_SCRIPT) fuzz
 
 $(BUILD)/gannet: $(CORE_OBJS) $(CLI_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -68,7 +77,7 @@ $(BUILD)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS)
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS) | deps-test
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ $< $(CORE_OBJS) \
 	    $(LDFLAGS) $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
@@ -80,7 +89,7 @@ $(BUILD)/bench/%: bench/%.c $(CORE_OBJS) | deps
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; (cd tests/unit && ../../$$t); done
 
-integration: $(BUILD)/gannet $(BUILD)/bench/crash-driver
+integration: $(BUILD)/gannet $(BUILD)/bench/crash-driver | deps-test
 	GANNET=$(abspath $(BUILD)/gannet) python3 -m unittest discover -s tests/integration -p 'test_*.py' -v
 
 check: all layers unit integration
@@ -91,14 +100,14 @@ layers:
 
 # Not part of check: figures into docs/BENCHMARKS.md (bench/store-bench.c, bench/*.py), and
 # the crash test run for ten minutes instead of forty seconds.
-bench: all $(BENCH_BINS)
+bench: all $(BENCH_BINS) | deps-test
 	$(BUILD)/bench/store-bench --gannet $(BUILD)/gannet > docs/BENCHMARKS.md.new
 	GANNET=$(abspath $(BUILD)/gannet) python3 bench/session-memory.py >> docs/BENCHMARKS.md.new
 	GANNET=$(abspath $(BUILD)/gannet) python3 bench/tls-logins.py >> docs/BENCHMARKS.md.new
 	mv docs/BENCHMARKS.md.new docs/BENCHMARKS.md
 	@cat docs/BENCHMARKS.md
 
-crash: $(BUILD)/gannet $(BUILD)/bench/crash-driver
+crash: $(BUILD)/gannet $(BUILD)/bench/crash-driver | deps-test
 	CRASH_SECONDS=$${CRASH_SECONDS:-600} GANNET=$(abspath $(BUILD)/gannet) \
 	    python3 -m unittest discover -s tests/integration -p test_crash.py -v
 
@@ -130,14 +139,14 @@ FUZZ_FLAGS    = -std=c17 -D_GNU_SOURCE -O1 -g -Isrc -DGANNET_VERSION='"$(VERSION
 FUZZ_OBJS    := $(CORE_SRCS:%.c=build-fuzz/%.o)
 FUZZ_BINS    := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-build-fuzz/%.o: %.c | deps
+build-fuzz/%.o: %.c | deps-fuzz
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -c -o $@ $<
 
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS) | deps-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
-fuzz: deps $(FUZZ_BINS)
+fuzz: deps-fuzz $(FUZZ_BINS)
 	@mkdir -p build-fuzz/crashes
 	@set -e; for t in $(FUZZ_BINS); do \
 	    name=$$(basename $$t); mkdir -p build-fuzz/corpus/$$name; \

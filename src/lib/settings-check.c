@@ -15,7 +15,6 @@
 #include <sys/un.h>
 
 /* Where a unix_listener with a relative name goes, as Dovecot's base_dir. */
-#define SETTINGS_RUN_DIR "/run/gannet"
 
 /* ---- small helpers ---- */
 
@@ -338,6 +337,18 @@ bool settings_check_socket_path(const char *value, struct buf *out, struct buf *
                    sizeof(addr.sun_path) - 1);
     free(path);
     return ok;
+}
+
+/* A unix_listener's mode, octal as Dovecot writes it ("0600", "666"). */
+bool settings_check_mode(const char *value, struct buf *out, struct buf *why)
+{
+    size_t n = strlen(value);
+    if (n == 0 || n > 4 || strspn(value, "01234567") != n || strtoul(value, NULL, 8) > 0777) {
+        buf_printf(why, "expected an octal mode such as 0600 or 0666, got '%s'", value);
+        return false;
+    }
+    buf_printf(out, "%04lo", strtoul(value, NULL, 8));
+    return true;
 }
 
 /* ---- the table's types: store, compare, print, free ---- */

@@ -115,7 +115,8 @@ static bool listener_equal(const struct listener_settings *a, const struct liste
 {
     return strcmp(a->service, b->service) == 0 && strcmp(a->name, b->name) == 0 &&
            str_equal(a->address, b->address) && a->port == b->port && a->ssl == b->ssl &&
-           str_equal(a->path, b->path);
+           str_equal(a->path, b->path) && str_equal(a->mode, b->mode) &&
+           str_equal(a->user, b->user) && str_equal(a->group, b->group);
 }
 
 static void dump_listener(struct buf *out, const struct listener_settings *l)
@@ -125,6 +126,14 @@ static void dump_listener(struct buf *out, const struct listener_settings *l)
     if (l->path != NULL) {
         buf_puts(out, " { path = ");
         dump_string(out, l->path, true);
+        const char *const keys[] = {"mode", "user", "group"};
+        const char *const values[] = {l->mode, l->user, l->group};
+        for (size_t i = 0; i < N_ELEMENTS(keys); i++) {
+            if (values[i] != NULL) {
+                buf_printf(out, " %s = ", keys[i]);
+                dump_string(out, values[i], true);
+            }
+        }
     } else {
         buf_printf(out, " { port = %d ssl = %s", l->port, l->ssl ? "yes" : "no");
         if (l->address != NULL) {

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
+/* Where a unix_listener with a relative name goes, as Dovecot's base_dir. */
+#define SETTINGS_RUN_DIR "/run/gannet"
 
 enum section_kind {
     SEC_TOP,
@@ -82,7 +84,7 @@ struct listener_settings *settings_add_listener(struct settings *s, const char *
 
 value_check settings_check_protocols, settings_check_mechanisms, settings_check_verbose_passwords,
     settings_check_networks, settings_check_cipher_list, settings_check_cipher_suites,
-    settings_check_driver, settings_check_socket_path, settings_check_listen;
+    settings_check_driver, settings_check_socket_path, settings_check_listen, settings_check_mode;
 
 /* The size of a field of that type. */
 size_t setting_type_size(enum value_type type);

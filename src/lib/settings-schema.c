@@ -72,11 +72,18 @@ const struct setting_def setting_defs[] = {
     {"login_max_connections_per_ip", TOP(login_max_connections_per_ip), V_UINT, "20", NULL, NULL},
     {"login_max_bad_commands", TOP(login_max_bad_commands), V_UINT, "10", NULL, NULL},
     {"workers", TOP(workers), V_UINT, "0", NULL, NULL},
+    {"recipient_delimiter", TOP(recipient_delimiter), V_STRING, "+", NULL, NULL},
+    {"lmtp_save_to_detail_mailbox", TOP(lmtp_save_to_detail_mailbox), V_BOOL, "no", NULL, NULL},
+    {"postmaster_address", TOP(postmaster_address), V_STRING, NULL, NULL, NULL},
+    {"lmtp_max_recipients", TOP(lmtp_max_recipients), V_UINT, "100", NULL, NULL},
 
     {"address", LISTENER(SEC_INET_LISTENER, address), V_STRING, NULL, NULL, settings_check_listen},
     {"port", LISTENER(SEC_INET_LISTENER, port), V_PORT, NULL, NULL, NULL},
     {"ssl", LISTENER(SEC_INET_LISTENER, ssl), V_BOOL, NULL, NULL, NULL},
     {"path", LISTENER(SEC_UNIX_LISTENER, path), V_STRING, "", NULL, settings_check_socket_path},
+    {"mode", LISTENER(SEC_UNIX_LISTENER, mode), V_STRING, NULL, NULL, settings_check_mode},
+    {"user", LISTENER(SEC_UNIX_LISTENER, user), V_STRING, NULL, NULL, NULL},
+    {"group", LISTENER(SEC_UNIX_LISTENER, group), V_STRING, NULL, NULL, NULL},
 
     {"driver", DB(SEC_PASSDB, driver), V_STRING, NULL, NULL, settings_check_driver},
     {"args", DB(SEC_PASSDB, args), V_STRING, NULL, NULL, NULL},
@@ -160,6 +167,8 @@ void settings_init_defaults(struct settings *s)
         l->port = default_listeners[i].port;
         l->ssl = default_listeners[i].ssl;
     }
+    /* Dovecot's LMTP socket, base_dir/lmtp; used only with lmtp in `protocols`. */
+    settings_add_listener(s, "lmtp", "lmtp")->path = xstrdup(SETTINGS_RUN_DIR "/lmtp");
 }
 
 static void free_dbs(struct db_settings *dbs, size_t n)
@@ -183,6 +192,9 @@ void settings_free(struct settings *s)
         free(s->listeners[i].name);
         free(s->listeners[i].address);
         free(s->listeners[i].path);
+        free(s->listeners[i].mode);
+        free(s->listeners[i].user);
+        free(s->listeners[i].group);
     }
     free(s->listeners);
     free_dbs(s->passdbs, s->n_passdbs);

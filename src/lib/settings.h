@@ -32,14 +32,18 @@ struct setting_file {
     char *path;  /* the file it was read from, NULL for a literal value */
 };
 
-/* `service NAME { inet_listener LABEL { address port ssl } }` */
+/* `service NAME { inet_listener LABEL { address port ssl } }`,
+ * `service lmtp { unix_listener LABEL { path mode user group } }` */
 struct listener_settings {
     char *service; /* "imap-login", "pop3-login" or "lmtp" */
     char *name;    /* the label: "imap", "imaps", "pop3", "pop3s", ... */
-    char *address; /* NULL: the global `listen` addresses */
+    char *address; /* NULL: the global `listen` addresses (for lmtp: 127.0.0.1) */
     int port;      /* 0: the listener is disabled (Dovecot's convention) */
     bool ssl;      /* implicit TLS */
     char *path;    /* unix_listener only (lmtp); NULL for inet listeners */
+    char *mode;    /* unix_listener: octal, "0666"; NULL: 0666, as Dovecot's lmtp */
+    char *user;    /* unix_listener: the socket's owner; NULL: root */
+    char *group;   /* unix_listener: the socket's group; NULL: root's */
 };
 
 /* `passdb { driver = passwd-file args = ... }`, `userdb { driver = static args = ... }` */
@@ -85,13 +89,20 @@ struct settings {
     /* Limits against bad input (gannet's own names, where Dovecot has none). */
     size_t imap_max_line_length;           /* IMAP after login; default 65536 (Dovecot's) */
     size_t login_max_line_length;          /* before login; default 8192 */
-    size_t mail_max_message_size;          /* APPEND (RFC 7889 APPENDLIMIT); default 64 MiB */
+    size_t mail_max_message_size;          /* APPEND (RFC 7889 APPENDLIMIT), LMTP (RFC 1870
+                                              SIZE); default 64 MiB */
     size_t auth_max_sasl_size;             /* a SASL message, base64; default 16384 */
     unsigned login_timeout_ms;             /* pre-login inactivity; default 60000 */
     unsigned login_max_connections;        /* unauthenticated connections, total; default 1000 */
     unsigned login_max_connections_per_ip; /* unauthenticated, per address; default 20 */
     unsigned login_max_bad_commands;       /* before login, in all; default 10 */
     unsigned workers;                      /* worker processes; 0 (default): one per core */
+
+    /* LMTP delivery (RFC 2033), with Dovecot's names. */
+    char *recipient_delimiter;        /* "user+detail@": default "+"; "" for none */
+    bool lmtp_save_to_detail_mailbox; /* deliver to the detail's mailbox; default no */
+    char *postmaster_address;         /* who gets mail for postmaster; NULL: none */
+    unsigned lmtp_max_recipients;     /* per transaction; default 100 (RFC 5321 §4.5.3.1.8) */
 
     struct listener_settings *listeners;
     size_t n_listeners;

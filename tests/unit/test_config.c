@@ -183,11 +183,20 @@ static void assert_defaults(const struct settings *s)
     assert_int_equal(s->login_max_connections_per_ip, 20);
     assert_int_equal(s->login_max_bad_commands, 10);
     assert_int_equal(s->workers, 0);
-    assert_int_equal(s->n_listeners, 4);
+    assert_string_equal(s->recipient_delimiter, "+");
+    assert_false(s->lmtp_save_to_detail_mailbox);
+    assert_null(s->postmaster_address);
+    assert_int_equal(s->lmtp_max_recipients, 100);
+    assert_int_equal(s->n_listeners, 5);
     assert_listener(s, "imap-login", "imap", 143, false, NULL);
     assert_listener(s, "imap-login", "imaps", 993, true, NULL);
     assert_listener(s, "pop3-login", "pop3", 110, false, NULL);
     assert_listener(s, "pop3-login", "pop3s", 995, true, NULL);
+    /* Dovecot's LMTP socket in base_dir, mode 0666 unless told otherwise */
+    const struct listener_settings *lmtp = find_listener(s, "lmtp", "lmtp", true);
+    assert_non_null(lmtp);
+    assert_string_equal(lmtp->path, "/run/gannet/lmtp");
+    assert_null(lmtp->mode);
     assert_int_equal(s->n_passdbs, 0);
     assert_int_equal(s->n_userdbs, 0);
 }
@@ -461,6 +470,10 @@ static void test_errors(void **state)
         {"login_trusted_networks = example.com\n", 1,
          "login_trusted_networks: expected an address or a network such as 192.0.2.0/24 or "
          "2001:db8::/32, got 'example.com'"},
+        {"service lmtp { unix_listener lmtp { mode = 0800 } }\n", 1,
+         "mode: expected an octal mode such as 0600 or 0666, got '0800'"},
+        {"service lmtp { unix_listener lmtp { mode = rw } }\n", 1,
+         "mode: expected an octal mode such as 0600 or 0666, got 'rw'"},
         {"listen = example.com\n", 1,
          "listen: expected IP addresses such as 127.0.0.1, ::1, * or ::, got 'example.com'"},
         {"protocols = imap smtp\n", 1,
@@ -594,6 +607,33 @@ static void test_one_line_sections(void **state)
     free(path);
     settings_free(&s);
 
+    /* The LMTP settings, with Dovecot's names, and a socket for Postfix. */
+    load_ok("recipient_delimiter = +-\n"
+            "lmtp_save_to_detail_mailbox = yes\n"
+            "postmaster_address = admin@example.org\n"
+            "lmtp_max_recipients = 7\n"
+            "service lmtp { unix_listener /var/spool/postfix/private/gannet-lmtp {\n"
+            "  mode = 600 user = postfix group = postfix } }\n",
+            &s);
+    assert_string_equal(s.recipient_delimiter, "+-");
+    assert_true(s.lmtp_save_to_detail_mailbox);
+    assert_string_equal(s.postmaster_address, "admin@example.org");
+    assert_int_equal(s.lmtp_max_recipients, 7);
+    u = find_listener(&s, "lmtp", "/var/spool/postfix/private/gannet-lmtp", true);
+    assert_non_null(u);
+    assert_string_equal(u->path, "/var/spool/postfix/private/gannet-lmtp");
+    assert_string_equal(u->mode, "0600");
+    assert_string_equal(u->user, "postfix");
+    assert_string_equal(u->group, "postfix");
+    assert_dump(&s, "recipient_delimiter = +-\n"
+                    "lmtp_save_to_detail_mailbox = yes\n"
+                    "postmaster_address = admin@example.org\n"
+                    "lmtp_max_recipients = 7\n"
+                    "service lmtp { unix_listener /var/spool/postfix/private/gannet-lmtp { path = "
+                    "/var/spool/postfix/private/gannet-lmtp mode = 0600 user = postfix group = "
+                    "postfix } }\n");
+    settings_free(&s);
+
     /* A quoted value, a comment and keys written without blanks. */
     load_ok("service imap-login { inet_listener imap { address = \"127.0.0.1\" port=1143 } } # x\n"
             "passdb { driver=static args = \"a } b\" }\n",
@@ -619,7 +659,7 @@ static void test_listener_merge(void **state)
             &s);
     /* Defaults changed in place, one new, and the same label in another
      * service is another listener. */
-    assert_int_equal(s.n_listeners, 6);
+    assert_int_equal(s.n_listeners, 7);
     assert_listener(&s, "imap-login", "imap", 10143, false, "192.0.2.1");
     assert_listener(&s, "imap-login", "imaps", 0, true, NULL);
     assert_listener(&s, "imap-login", "imap2", 1143, false, NULL);
@@ -1022,7 +1062,6 @@ static void test_example_config(void **state)
     assert_dump(&s,
                 "mail_uid = vmail\n"
                 "mail_gid = vmail\n"
-                "service lmtp { unix_listener lmtp { path = /run/gannet/lmtp } }\n"
                 "passdb { driver = passwd-file args = /etc/gannet/users }\n"
                 "userdb { driver = static args = \"uid=vmail gid=vmail home=/var/mail/%d/%n\" }\n");
     settings_free(&s);

@@ -30,8 +30,13 @@ struct conn_ops {
 
 /* How a listener's protocol starts a session on a new connection. */
 struct protocol {
-    const char *service; /* "imap-login", "pop3-login" */
-    const char *alpn;    /* "imap", "pop3" */
+    const char *service; /* "imap-login", "pop3-login", "lmtp" */
+    const char *alpn;    /* "imap", "pop3"; also the name in `protocols` */
+    /* Where an inet_listener without an address listens; NULL: `listen`. */
+    const char *default_listen;
+    /* No login phase (LMTP, spoken by the MTA): the limits on unauthenticated
+     * connections do not apply. */
+    bool no_login;
     /* Sets c->ops and c->session and sends the greeting; or, when c->refused is
      * set, sends the protocol's refusal and closes. */
     void (*accept)(struct conn *c);

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -111,6 +113,81 @@ static int bind_one(const char *address, int port, struct buf *err)
     return fd;
 }
 
+/* mkdir -p of the directories above path, mode 0755 (Dovecot's base_dir, or
+ * a directory of the MTA's); the ones that exist are left as they are. */
+static int make_parent_dirs(const char *path, struct buf *err)
+{
+    char *dir = xstrdup(path);
+    int rc = 0;
+    for (char *p = strchr(dir + 1, '/'); p && rc == 0; p = strchr(p + 1, '/')) {
+        *p = '\0';
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+            buf_printf(err, "cannot create %s for a unix_listener: %s", dir, strerror(errno));
+            rc = -1;
+        }
+        *p = '/';
+    }
+    free(dir);
+    return rc;
+}
+
+/* A unix_listener (service lmtp): the socket at l->path with its mode, user
+ * and group. A socket file left by a server that died is replaced; one that
+ * another process still listens on, or a file that is not a socket, is an
+ * error rather than something to remove. */
+static int bind_unix(const struct listener_settings *l, struct buf *err)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (strlen(l->path) >= sizeof(sun.sun_path)) {
+        buf_printf(err, "unix_listener path too long: %s", l->path);
+        return -1;
+    }
+    memcpy(sun.sun_path, l->path, strlen(l->path) + 1);
+    uid_t uid = (uid_t)-1;
+    gid_t gid = (gid_t)-1, primary = (gid_t)-1;
+    if (l->user && !privs_resolve_user(l->user, &uid, &primary)) {
+        buf_printf(err, "unix_listener %s: unknown user '%s'", l->path, l->user);
+        return -1;
+    }
+    if (l->group && !privs_resolve_group(l->group, &gid)) {
+        buf_printf(err, "unix_listener %s: unknown group '%s'", l->path, l->group);
+        return -1;
+    }
+    mode_t mode = l->mode ? (mode_t)strtoul(l->mode, NULL, 8) : 0666;
+    if (make_parent_dirs(l->path, err) < 0)
+        return -1;
+    struct stat st;
+    if (lstat(l->path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            buf_printf(err, "cannot listen on %s: the file exists and is not a socket", l->path);
+            return -1;
+        }
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool alive = probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+        if (probe >= 0)
+            close(probe);
+        if (alive) {
+            buf_printf(err, "cannot listen on %s: another process listens on it", l->path);
+            return -1;
+        }
+        unlink(l->path);
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    bool owned = uid == (uid_t)-1 && gid == (gid_t)-1;
+    /* Until the chmod below the socket has the umask's mode, never a wider one. */
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+        (!owned && chown(l->path, uid, gid) < 0) || chmod(l->path, mode) < 0 ||
+        listen(fd, 511) < 0) {
+        buf_printf(err, "cannot listen on %s: %s", l->path, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(l->path);
+        }
+        return -1;
+    }
+    return fd;
+}
+
 static void add_socket(struct master *m, int fd, const struct protocol *p, size_t proto_index,
                        const struct listener_settings *l, const char *address)
 {
@@ -124,6 +201,7 @@ static void add_socket(struct master *m, int fd, const struct protocol *p, size_
     snprintf(s->label, sizeof(s->label), "%s", l->name);
     snprintf(s->address, sizeof(s->address), "%s", address);
     s->port = l->port;
+    s->path = l->path ? xstrdup(l->path) : NULL;
 }
 
 static int bind_listeners(struct master *m, struct buf *err)
@@ -133,13 +211,23 @@ static int bind_listeners(struct master *m, struct buf *err)
         const struct listener_settings *l = &set->listeners[i];
         size_t pi;
         const struct protocol *p = protocol_for_service(m->hooks, l->service, &pi);
-        if (!p || l->path || l->port == 0 || !protocol_enabled(set, p))
+        if (!p || !protocol_enabled(set, p))
+            continue;
+        if (l->path) {
+            int fd = bind_unix(l, err);
+            if (fd < 0)
+                return -1;
+            add_socket(m, fd, p, pi, l, l->path);
+            continue;
+        }
+        if (l->port == 0)
             continue;
         if (l->ssl && set->ssl == SSL_MODE_NO) {
             buf_printf(err, "listener %s has ssl = yes, but ssl = no", l->name);
             return -1;
         }
-        const char *addresses = l->address ? l->address : set->listen;
+        const char *addresses =
+            l->address ? l->address : p->default_listen ? p->default_listen : set->listen;
         for (const char *a = addresses; *a;) {
             a += strspn(a, ", \t");
             size_t n = strcspn(a, ", \t");
@@ -290,7 +378,8 @@ static bool same_listeners(const struct settings *a, const struct settings *b)
     for (size_t i = 0; i < a->n_listeners; i++) {
         const struct listener_settings *x = &a->listeners[i], *y = &b->listeners[i];
         if (x->port != y->port || x->ssl != y->ssl || strcmp(x->service, y->service) != 0 ||
-            strcmp(x->address ? x->address : "", y->address ? y->address : "") != 0)
+            strcmp(x->address ? x->address : "", y->address ? y->address : "") != 0 ||
+            strcmp(x->path ? x->path : "", y->path ? y->path : "") != 0)
             return false;
     }
     return true;
@@ -411,9 +500,13 @@ int server_run(struct settings *set, bool foreground, const struct server_hooks 
         goto out;
     }
     log_set_process("master");
-    for (size_t i = 0; i < m.n_socks; i++)
-        log_info(NULL, "listening on %s:%d (%s%s)", m.socks[i].address, m.socks[i].port,
-                 m.socks[i].label, m.socks[i].ssl ? ", TLS" : "");
+    for (size_t i = 0; i < m.n_socks; i++) {
+        if (m.socks[i].path)
+            log_info(NULL, "listening on %s (%s)", m.socks[i].path, m.socks[i].label);
+        else
+            log_info(NULL, "listening on %s:%d (%s%s)", m.socks[i].address, m.socks[i].port,
+                     m.socks[i].label, m.socks[i].ssl ? ", TLS" : "");
+    }
 
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -445,8 +538,13 @@ int server_run(struct settings *set, bool foreground, const struct server_hooks 
     }
     stop_workers(&m);
 out:
-    for (size_t i = 0; i < m.n_socks; i++)
+    for (size_t i = 0; i < m.n_socks; i++) {
         close(m.socks[i].fd);
+        /* the socket file goes with the server, as Dovecot's do */
+        if (m.socks[i].path)
+            unlink(m.socks[i].path);
+        free(m.socks[i].path);
+    }
     free(m.socks);
     free_tls(&m, m.tls);
     free(m.workers);

@@ -9,9 +9,11 @@
 #include <event2/listener.h>
 #include <openssl/rand.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -153,6 +155,8 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct soc
     make_conn_id(c->id, sizeof(c->id));
     memcpy(&c->peer, sa, (size_t)socklen < sizeof(c->peer) ? (size_t)socklen : sizeof(c->peer));
     netaddr_format(sa, c->peer_ip, sizeof(c->peer_ip), &c->peer_port);
+    if (sa->sa_family == AF_UNIX)
+        snprintf(c->peer_ip, sizeof(c->peer_ip), "unix");
     struct sockaddr_storage local;
     socklen_t llen = sizeof(local);
     if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
@@ -167,7 +171,8 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct soc
         w->conns->prev = c;
     w->conns = c;
     w->n_conns++;
-    prelogin_admit(c);
+    if (!ls->protocol->no_login)
+        prelogin_admit(c);
     log_debug(c->id, "%s connection from %s:%d to %s:%d (%s)", ls->label, c->peer_ip, c->peer_port,
               c->local_ip, c->local_port, c->tls ? "TLS" : "plaintext");
     ls->protocol->accept(c);

@@ -32,6 +32,7 @@ struct listen_socket {
     char label[32]; /* "imaps" */
     char address[64];
     int port;
+    char *path; /* a unix_listener's socket, removed when the master stops; else NULL */
 };
 
 /* The worker process: never returns. */

@@ -1,6 +1,7 @@
 /* `gannet deliver -u USER [-m MAILBOX]`: a local delivery agent, as Dovecot's
  * dovecot-lda: one message from stdin into INBOX, or into MAILBOX when it
- * exists (INBOX otherwise, as dovecot-lda does without autocreate). The exit
+ * exists (INBOX otherwise, as dovecot-lda does without autocreate), through
+ * the delivery path LMTP uses (store/deliver.h). The exit
  * code is what an MTA (Postfix's local/pipe, procmail, fetchmail) acts on
  * (sysexits.h):
  *   0   stored: the file is fsynced and the index committed (store_append)
@@ -13,6 +14,7 @@
 #include "cli/commands.h"
 
 #include "cli/mail-user.h"
+#include "store/deliver.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -36,7 +38,7 @@ static ssize_t read_some(int fd, char *p, size_t n)
 }
 
 /* Streams stdin into the mailbox. 0, or a sysexits code with err. */
-static int deliver(struct store_mailbox *m, uint32_t *uid, struct buf *err)
+static int deliver(struct store *s, const char *mailbox, uint32_t *uid, struct buf *err)
 {
     static char chunk[65536];
     size_t have = 0;
@@ -60,31 +62,24 @@ static int deliver(struct store_mailbox *m, uint32_t *uid, struct buf *err)
         buf_puts(err, "empty message on stdin: nothing delivered");
         return EX_DATAERR;
     }
-    struct store_append_options opt = {0};
-    struct store_append_ctx *ctx;
-    if (store_append_begin(m, &opt, &ctx, err) < 0)
-        return EX_TEMPFAIL;
-    if (store_append_write(ctx, chunk + skip, have - skip, err) < 0) {
-        store_append_abort(ctx);
-        return EX_TEMPFAIL;
-    }
-    for (;;) {
-        ssize_t r = read_some(STDIN_FILENO, chunk, sizeof(chunk));
-        if (r < 0) {
+    struct deliver_ctx *d;
+    int r = deliver_begin(s, mailbox, &d, err);
+    if (r == 0)
+        r = deliver_write(d, chunk + skip, have - skip, err);
+    while (r == 0) {
+        ssize_t n = read_some(STDIN_FILENO, chunk, sizeof(chunk));
+        if (n < 0) {
+            r = -errno;
             buf_printf(err, "cannot read the message: %s", strerror(errno));
-            store_append_abort(ctx);
-            return EX_TEMPFAIL;
         }
-        if (r == 0)
+        if (n <= 0)
             break;
-        if (store_append_write(ctx, chunk, (size_t)r, err) < 0) {
-            store_append_abort(ctx);
-            return EX_TEMPFAIL;
-        }
+        r = deliver_write(d, chunk, (size_t)n, err);
     }
-    if (store_append_commit(ctx, uid, err) < 0)
-        return EX_TEMPFAIL;
-    return 0;
+    if (r == 0)
+        return deliver_commit(d, uid, err) < 0 ? EX_TEMPFAIL : 0;
+    deliver_abort(d);
+    return EX_TEMPFAIL;
 }
 
 int cmd_deliver(int argc, char **argv)
@@ -100,7 +95,6 @@ int cmd_deliver(int argc, char **argv)
     }
     struct buf err = BUF_INIT;
     struct mail_user mu;
-    struct store_mailbox *m = NULL;
     rc = mail_user_init(&mu, o.config, o.user, &err);
     /* Only an unknown user is permanent; a broken config is the admin's to
      * fix while the MTA keeps the mail. */
@@ -108,18 +102,9 @@ int cmd_deliver(int argc, char **argv)
         rc = EX_TEMPFAIL;
     if (rc == 0)
         rc = mail_user_open_store(&mu, &err);
-    if (rc == 0) {
-        const char *name = o.mailbox ? o.mailbox : "INBOX";
-        if (o.mailbox && !store_mailbox_exists(mu.store, name))
-            name = "INBOX";
-        if (store_mailbox_open(mu.store, name, &m, &err) < 0)
-            rc = EX_TEMPFAIL;
-    }
     uint32_t uid = 0;
     if (rc == 0)
-        rc = deliver(m, &uid, &err);
-    if (m)
-        store_mailbox_close(m);
+        rc = deliver(mu.store, deliver_mailbox(mu.store, o.mailbox), &uid, &err);
     if (rc != 0)
         admin_error("deliver", buf_cstr(&err));
     mail_user_deinit(&mu);

@@ -48,7 +48,7 @@ struct master {
     struct worker_proc *workers;
     size_t n_workers, cap_workers;
     unsigned generation;
-    unsigned wanted;  /* workers of the current generation */
+    unsigned wanted; /* workers of the current generation */
     time_t recent_deaths[RESTART_BURST];
     size_t n_deaths;
 };
@@ -226,8 +226,9 @@ static int bind_listeners(struct master *m, struct buf *err)
             buf_printf(err, "listener %s has ssl = yes, but ssl = no", l->name);
             return -1;
         }
-        const char *addresses =
-            l->address ? l->address : p->default_listen ? p->default_listen : set->listen;
+        const char *addresses = l->address          ? l->address
+                                : p->default_listen ? p->default_listen
+                                                    : set->listen;
         for (const char *a = addresses; *a;) {
             a += strspn(a, ", \t");
             size_t n = strcspn(a, ", \t");

@@ -160,8 +160,7 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct soc
     struct sockaddr_storage local;
     socklen_t llen = sizeof(local);
     if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
-        netaddr_format((struct sockaddr *)&local, c->local_ip, sizeof(c->local_ip),
-                       &c->local_port);
+        netaddr_format((struct sockaddr *)&local, c->local_ip, sizeof(c->local_ip), &c->local_port);
     /* Only TLS makes a connection secure; loopback gets no exemption, only the
      * networks the administrator lists. */
     if (netaddr_in_networks(sa, w->set->login_trusted_networks))

@@ -98,6 +98,10 @@ struct store_append_ctx {
     /* Fed as the data arrives, so that the commit has the summary without
      * reading the file again inside the index's write lock. */
     struct mail_parser *parser;
+    /* After the first commit (into another mailbox, or this one): the
+     * summary made, the file's mtime set and the file fsynced, once. */
+    bool finished;
+    struct mail_summary sum;
 };
 
 int store_append_begin(struct store_mailbox *m, const struct store_append_options *opt,
@@ -139,6 +143,8 @@ int store_append_begin(struct store_mailbox *m, const struct store_append_option
 int store_append_write(struct store_append_ctx *c, const void *data, size_t len, struct buf *err)
 {
     const char *p = data;
+    if (c->finished)
+        return store_err(err, -EINVAL, "append: write after a commit");
     c->bare_lf += maildir_bare_lf_count(data, len, &c->prev_cr);
     c->size += len;
     while (len > 0) {
@@ -166,30 +172,39 @@ void store_append_abort(struct store_append_ctx *c)
     buf_free(&c->tmp_path);
     buf_free(&c->keywords);
     mail_parser_free(c->parser);
+    if (c->finished)
+        mail_summary_free(&c->sum);
     free(c);
 }
 
-int store_append_commit(struct store_append_ctx *c, uint32_t *uid_out, struct buf *err)
+/* Everything that takes time with the size of the message happens once and
+ * before any index's write lock: the parse (fed by store_append_write) and
+ * the file's fsync. The file's mtime is INTERNALDATE, as Dovecot reads it:
+ * the Maildir describes itself for a rebuild. */
+static int append_finish(struct store_append_ctx *c, struct buf *err)
 {
-    struct store_mailbox *m = c->m;
-    struct store *s = m->s;
-    struct buf base = BUF_INIT, name = BUF_INIT, dst = BUF_INIT;
-    struct mail_summary sum;
-    int r = 0;
-    bool renamed = false;
-    /* Everything that takes time with the size of the message happens before
-     * the index's write lock: the parse (fed by store_append_write) and the
-     * file's fsync. The file's mtime is INTERNALDATE, as Dovecot reads it: the
-     * Maildir describes itself for a rebuild. */
-    mail_parser_finish(c->parser, &sum);
+    if (c->finished)
+        return 0;
+    mail_parser_finish(c->parser, &c->sum);
+    c->finished = true;
     struct timespec ts[2] = {{c->internal_date, 0}, {c->internal_date, 0}};
     if (futimens(c->fd, ts) < 0 || fsync(c->fd) < 0)
-        r = store_err(err, -errno, "fsync: %s", strerror(errno));
-    if (r < 0)
-        goto out;
-    /* Under the lock (docs/storage.md, durability order): the UID reserved in
-     * gannet-uidlist, the rename into cur/ and its fsync, the rows. */
-    r = index_begin(s->db, err);
+        return store_err(err, -errno, "fsync: %s", strerror(errno));
+    return 0;
+}
+
+/* Makes the finished file at *tmp (in m's tmp/) a message of m. Under the
+ * lock (docs/storage.md, durability order): the UID reserved in
+ * gannet-uidlist, the rename into cur/ and its fsync, the rows. On success
+ * *tmp is emptied (the file is in cur/); on failure it is left for the
+ * caller to remove. */
+static int append_place(struct store_append_ctx *c, struct store_mailbox *m, struct buf *tmp,
+                        uint32_t *uid_out, struct buf *err)
+{
+    struct store *s = m->s;
+    struct buf base = BUF_INIT, name = BUF_INIT, dst = BUF_INIT;
+    bool renamed = false;
+    int r = index_begin(s->db, err);
     if (r < 0)
         goto out;
     uint32_t kwbits = 0, uid = 0;
@@ -204,12 +219,11 @@ int store_append_commit(struct store_append_ctx *c, uint32_t *uid_out, struct bu
     maildir_new_base(&base, c->size, c->size + c->bare_lf, uid);
     maildir_filename_build(&name, buf_cstr(&base), c->flags, kwbits);
     buf_printf(&dst, "%s/cur/%s", m->dir, buf_cstr(&name));
-    if (rename(buf_cstr(&c->tmp_path), buf_cstr(&dst)) < 0) {
+    if (rename(buf_cstr(tmp), buf_cstr(&dst)) < 0) {
         r = store_err(err, -errno, "rename: %s", strerror(errno));
         goto fail_locked;
     }
     renamed = true;
-    buf_reset(&c->tmp_path);
     struct buf cur = BUF_INIT;
     buf_printf(&cur, "%s/cur", m->dir);
     if (maildir_fsync_dir(buf_cstr(&cur)) < 0)
@@ -230,11 +244,12 @@ int store_append_commit(struct store_append_ctx *c, uint32_t *uid_out, struct bu
         .modseq = modseq,
         .recent = true,
     };
-    r = msg_insert(s, &mi, &sum, err);
+    r = msg_insert(s, &mi, &c->sum, err);
     if (r == 0)
         r = index_commit(s->db, err);
     if (r < 0)
         goto fail_locked;
+    buf_reset(tmp);
     mailbox_touch_notify(m->dir);
     if (uid_out)
         *uid_out = uid;
@@ -243,14 +258,47 @@ fail_locked:
     index_rollback(s->db);
     /* Not acknowledged, so it must not appear later: the reserved UID is
      * simply never used. */
-    if (renamed)
+    if (renamed) {
         unlink(buf_cstr(&dst));
+        buf_reset(tmp);
+    }
 out:
-    mail_summary_free(&sum);
     buf_free(&base);
     buf_free(&name);
     buf_free(&dst);
+    return r;
+}
+
+int store_append_commit(struct store_append_ctx *c, uint32_t *uid_out, struct buf *err)
+{
+    int r = append_finish(c, err);
+    if (r == 0)
+        r = append_place(c, c->m, &c->tmp_path, uid_out, err);
     store_append_abort(c);
+    return r;
+}
+
+int store_append_commit_copy(struct store_append_ctx *c, struct store_mailbox *dst,
+                             uint32_t *uid_out, struct buf *err)
+{
+    int r = append_finish(c, err);
+    if (r < 0)
+        return r;
+    /* Its own file in dst's tmp/: a link to the same bytes when both are on
+     * one filesystem (a message file's content never changes; flag changes
+     * rename one link, an expunge removes one), else a copy, fsynced. */
+    struct buf tmp = BUF_INIT;
+    buf_printf(&tmp, "%s/tmp/", dst->dir);
+    maildir_new_base(&tmp, 0, 0, 0);
+    r = msg_copy_file(buf_cstr(&c->tmp_path), buf_cstr(&tmp), err);
+    if (r < 0) {
+        buf_free(&tmp);
+        return r;
+    }
+    r = append_place(c, dst, &tmp, uid_out, err);
+    if (tmp.len)
+        unlink(buf_cstr(&tmp));
+    buf_free(&tmp);
     return r;
 }
 

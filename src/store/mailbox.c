@@ -55,8 +55,8 @@ static int load_view(struct store_mailbox *m, struct store_uids *out, struct buf
     return rc == SQLITE_DONE ? 0 : index_error(m->s->db, rc, "view", err);
 }
 
-int store_mailbox_open(struct store *s, const char *name, struct store_mailbox **out,
-                       struct buf *err)
+static int mailbox_handle(struct store *s, const char *name, struct store_mailbox **out,
+                          struct buf *err)
 {
     *out = NULL;
     struct buf n = BUF_INIT;
@@ -76,13 +76,29 @@ int store_mailbox_open(struct store *s, const char *name, struct store_mailbox *
     mailbox_path(s, m->name, &dir);
     m->dir = buf_steal(&dir);
     m->uidvalidity = row.uidvalidity;
-    r = store_mailbox_sync(m, NULL, err);
-    if (r < 0) {
-        store_mailbox_close(m);
-        return r;
-    }
     *out = m;
     return 0;
+}
+
+int store_mailbox_open(struct store *s, const char *name, struct store_mailbox **out,
+                       struct buf *err)
+{
+    int r = mailbox_handle(s, name, out, err);
+    if (r == 0)
+        r = store_mailbox_sync(*out, NULL, err);
+    if (r < 0) {
+        store_mailbox_close(*out);
+        *out = NULL;
+    }
+    return r;
+}
+
+/* An append needs no view: the UID comes from the mailbox's row and
+ * gannet-uidlist under the lock, whatever other programs did meanwhile. */
+int store_mailbox_open_append(struct store *s, const char *name, struct store_mailbox **out,
+                              struct buf *err)
+{
+    return mailbox_handle(s, name, out, err);
 }
 
 void store_mailbox_close(struct store_mailbox *m)

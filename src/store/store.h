@@ -179,6 +179,13 @@ int store_mailbox_status(struct store *s, const char *name, struct store_status 
  * expunges. */
 int store_mailbox_open(struct store *s, const char *name, struct store_mailbox **out,
                        struct buf *err);
+/* Opens a mailbox only to append to it (a delivery): no sync with the
+ * Maildir and an empty view, so that what it costs does not grow with the
+ * mailbox. What other programs put in it meanwhile is picked up by the next
+ * sync, as always; the UIDs of appends through this handle never collide
+ * with theirs. */
+int store_mailbox_open_append(struct store *s, const char *name, struct store_mailbox **out,
+                              struct buf *err);
 void store_mailbox_close(struct store_mailbox *m);
 const char *store_mailbox_name(const struct store_mailbox *m);
 uint32_t store_mailbox_uidvalidity(const struct store_mailbox *m);
@@ -258,6 +265,14 @@ int store_append_begin(struct store_mailbox *m, const struct store_append_option
 int store_append_write(struct store_append_ctx *ctx, const void *data, size_t len, struct buf *err);
 int store_append_commit(struct store_append_ctx *ctx, uint32_t *uid_out, struct buf *err);
 void store_append_abort(struct store_append_ctx *ctx);
+/* One message for several mailboxes, of this store or of other users' stores
+ * (LMTP with several recipients): the message written through ctx is also
+ * committed into dst, as its own file (a hard link to ctx's when both are on
+ * one filesystem, else a copy) with its own UID, durable when this returns 0.
+ * The parse and the fsync of ctx's file are done once, at the first commit.
+ * ctx stays open: no more writes, then commit or abort it as usual. */
+int store_append_commit_copy(struct store_append_ctx *ctx, struct store_mailbox *dst,
+                             uint32_t *uid_out, struct buf *err);
 
 /* COPY/MOVE result for UIDPLUS (RFC 4315 §3 COPYUID): src_uids[i] became
  * dst_uids[i] in a mailbox with UIDVALIDITY uidvalidity. */

@@ -42,7 +42,7 @@ LDLIBS  += $(PKG_LIBS)
 # Layers, lowest first (DESIGN.md): a lower layer never includes a higher one.
 CORE_SRCS := $(sort $(wildcard src/lib/*.c src/lib-imap/*.c src/mail/*.c src/store/*.c src/auth/*.c src/net/*.c \
                  src/login/*.c \
-                 src/imap/*.c src/pop3/*.c src/probe/*.c))
+                 src/imap/*.c src/pop3/*.c src/lmtp/*.c src/probe/*.c))
 CLI_SRCS  := $(sort $(wildcard src/cli/*.c))
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/%.o)

@@ -126,6 +126,11 @@ void auth_service_free(struct auth_service *svc)
     free(svc);
 }
 
+struct authdb *auth_service_db(struct auth_service *svc)
+{
+    return svc->db;
+}
+
 const char *const *auth_service_mechanisms(const struct auth_service *svc)
 {
     return svc->mechanisms;

@@ -16,12 +16,18 @@ struct event_base;
 struct shared_counters;
 struct auth_service;
 struct auth_request;
+struct authdb;
 
 /* Creates the per-worker service (opens the passdb/userdb, starts the thread
  * pool). NULL with err. */
 struct auth_service *auth_service_new(struct event_base *base, const struct settings *set,
                                       struct shared_counters *counters, struct buf *err);
 void auth_service_free(struct auth_service *svc);
+
+/* The service's passdbs and userdbs, for lookups without a login (LMTP's
+ * RCPT TO, auth/passdb.h): they are thread-safe and may read a file, so run
+ * them on a thread pool. Owned by the service. */
+struct authdb *auth_service_db(struct auth_service *svc);
 
 /* The enabled SASL mechanisms, upper case ("PLAIN", "SCRAM-SHA-256", ...), NULL-terminated. */
 const char *const *auth_service_mechanisms(const struct auth_service *svc);
@@ -64,10 +70,9 @@ struct auth_request *auth_start_sasl(struct auth_service *svc, const struct auth
 /* The client's answer to a challenge: a base64 line, or "*" to cancel. */
 void auth_continue(struct auth_request *req, const char *line, size_t len);
 
-struct auth_request *auth_start_password(struct auth_service *svc,
-                                         const struct auth_client *client, const char *user,
-                                         const char *password, size_t password_len,
-                                         auth_done_fn *done, void *ctx);
+struct auth_request *auth_start_password(struct auth_service *svc, const struct auth_client *client,
+                                         const char *user, const char *password,
+                                         size_t password_len, auth_done_fn *done, void *ctx);
 
 /* The connection went away: no callback will run. */
 void auth_abort(struct auth_request *req);

@@ -10,6 +10,7 @@
 #include "lib/log.h"
 #include "lib/settings.h"
 #include "lib/threadpool.h"
+#include "lmtp/session.h"
 #include "login/services.h"
 #include "net/server.h"
 #include "pop3/session.h"
@@ -19,7 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct protocol *const protocols[] = {&imap_protocol, &pop3_protocol, NULL};
+static const struct protocol *const protocols[] = {&imap_protocol, &pop3_protocol, &lmtp_protocol,
+                                                   NULL};
 
 /* Threads for the sessions' store work: a job may wait on a disk or on
  * another process's index lock, so there are more than cores. */

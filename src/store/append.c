@@ -269,6 +269,11 @@ out:
     return r;
 }
 
+int store_append_finish(struct store_append_ctx *c, struct buf *err)
+{
+    return append_finish(c, err);
+}
+
 int store_append_commit(struct store_append_ctx *c, uint32_t *uid_out, struct buf *err)
 {
     int r = append_finish(c, err);

@@ -38,6 +38,11 @@ int deliver_write(struct deliver_ctx *d, const void *data, size_t len, struct bu
     return store_append_write(d->append, data, len, err);
 }
 
+int deliver_finish(struct deliver_ctx *d, struct buf *err)
+{
+    return store_append_finish(d->append, err);
+}
+
 int deliver_commit_also(struct deliver_ctx *d, struct store *s, const char *mailbox, uint32_t *uid,
                         struct buf *err)
 {

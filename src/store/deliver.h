@@ -32,6 +32,10 @@ struct deliver_ctx;
 int deliver_begin(struct store *s, const char *mailbox, struct deliver_ctx **out, struct buf *err);
 /* The next bytes of the message, as they arrive. */
 int deliver_write(struct deliver_ctx *d, const void *data, size_t len, struct buf *err);
+/* After the last write: the file made durable once for every recipient.
+ * Optional; after it, deliver_commit_also() for recipients of different
+ * stores may run on several threads at once. */
+int deliver_finish(struct deliver_ctx *d, struct buf *err);
 /* Another recipient, after the last write and before deliver_commit(): the
  * message committed into its mailbox (of any user's store), durable when
  * this returns 0; *uid (may be NULL) gets its UID there. A failure concerns

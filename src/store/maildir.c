@@ -140,11 +140,12 @@ int maildir_fsync_dir(const char *dir)
     return r;
 }
 
+/* 1 made, 0 there already, or -errno. */
 static int mkdir_p1(const char *path)
 {
-    if (mkdir(path, 0700) < 0 && errno != EEXIST)
-        return -errno;
-    return 0;
+    if (mkdir(path, 0700) == 0)
+        return 1;
+    return errno == EEXIST ? 0 : -errno;
 }
 
 int maildir_create_dirs(const char *dir, bool folder, struct buf *err)
@@ -152,23 +153,29 @@ int maildir_create_dirs(const char *dir, bool folder, struct buf *err)
     static const char *const subs[] = {"tmp", "new", "cur"};
     struct buf p = BUF_INIT;
     int r = mkdir_p1(dir);
-    for (size_t i = 0; r == 0 && i < 3; i++) {
+    bool made = r > 0;
+    for (size_t i = 0; r >= 0 && i < 3; i++) {
         buf_reset(&p);
         buf_printf(&p, "%s/%s", dir, subs[i]);
         r = mkdir_p1(buf_cstr(&p));
+        made |= r > 0;
     }
-    if (r == 0 && folder) {
+    if (r >= 0 && folder) {
         /* Maildir++: marks a folder, which some delivery agents look for. */
         buf_reset(&p);
         buf_printf(&p, "%s/maildirfolder", dir);
-        int fd = open(buf_cstr(&p), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0)
-            r = -errno;
-        else
+        int fd = open(buf_cstr(&p), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) {
             close(fd);
+            made = true;
+        } else if (errno != EEXIST) {
+            r = -errno;
+        }
     }
-    if (r == 0)
-        r = maildir_fsync_dir(dir);
+    /* Only what was made needs its entries on disk: opening an existing
+     * Maildir (every delivery, every login) costs no fsync. */
+    if (r >= 0)
+        r = made ? maildir_fsync_dir(dir) : 0;
     if (r < 0 && err)
         buf_printf(err, "cannot create %s: %s", dir, strerror(-r));
     buf_free(&p);

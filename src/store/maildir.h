@@ -38,7 +38,8 @@ void maildir_base_with_uid(struct buf *out, const char *base, uint32_t uid);
 /* base + ":2," + flag letters in ASCII order (Maildir requires the order). */
 void maildir_filename_build(struct buf *out, const char *base, unsigned flags, uint32_t kwbits);
 
-/* Creates dir and its cur/ new/ tmp/ (and maildirfolder when folder). */
+/* Creates dir and its cur/ new/ tmp/ (and maildirfolder when folder) where
+ * missing, then fsyncs dir if it made anything. */
 int maildir_create_dirs(const char *dir, bool folder, struct buf *err);
 /* fsync a directory by path. */
 int maildir_fsync_dir(const char *dir);

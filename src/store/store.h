@@ -269,10 +269,16 @@ void store_append_abort(struct store_append_ctx *ctx);
  * (LMTP with several recipients): the message written through ctx is also
  * committed into dst, as its own file (a hard link to ctx's when both are on
  * one filesystem, else a copy) with its own UID, durable when this returns 0.
- * The parse and the fsync of ctx's file are done once, at the first commit.
- * ctx stays open: no more writes, then commit or abort it as usual. */
+ * The parse and the fsync of ctx's file are done once, by the first commit or
+ * by store_append_finish(). ctx stays open: no more writes, then commit or
+ * abort it as usual. */
 int store_append_commit_copy(struct store_append_ctx *ctx, struct store_mailbox *dst,
                              uint32_t *uid_out, struct buf *err);
+/* The end of the writes: the parse finished and the file fsynced. After it,
+ * store_append_commit_copy() only reads ctx, so that copies into mailboxes of
+ * different stores may be committed from several threads at once (each store
+ * used by one thread at a time, as always). */
+int store_append_finish(struct store_append_ctx *ctx, struct buf *err);
 
 /* COPY/MOVE result for UIDPLUS (RFC 4315 §3 COPYUID): src_uids[i] became
  * dst_uids[i] in a mailbox with UIDVALIDITY uidvalidity. */

@@ -19,6 +19,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,6 +259,66 @@ static void test_append_without_sync(void **state)
     buf_free(&err);
 }
 
+struct copy_thread {
+    struct deliver_ctx *d;
+    struct store *store;
+    int result;
+};
+
+static void *commit_in_thread(void *arg)
+{
+    struct copy_thread *t = arg;
+    t->result = deliver_commit_also(t->d, t->store, "INBOX", NULL, NULL);
+    return NULL;
+}
+
+/* After deliver_finish(), the copies for different stores are committed
+ * from several threads at once (what LMTP does for a message with many
+ * recipients), and every one arrives whole. */
+static void test_copies_from_several_threads(void **state)
+{
+    struct ctx *c = *state;
+    enum { USERS = 6, ROUNDS = 10 };
+    struct store *first = open_user(c, "first");
+    struct store *users[USERS];
+    for (int u = 0; u < USERS; u++) {
+        char name[16];
+        snprintf(name, sizeof(name), "user%d", u);
+        users[u] = open_user(c, name);
+    }
+    struct buf err = BUF_INIT;
+    for (int round = 0; round < ROUNDS; round++) {
+        struct deliver_ctx *d;
+        assert_int_equal(deliver_begin(first, "INBOX", &d, &err), 0);
+        assert_int_equal(deliver_write(d, part2, strlen(part2), &err), 0);
+        assert_int_equal(deliver_finish(d, &err), 0);
+        struct copy_thread t[USERS];
+        pthread_t th[USERS];
+        for (int u = 0; u < USERS; u++) {
+            t[u] = (struct copy_thread){d, users[u], -1};
+            assert_int_equal(pthread_create(&th[u], NULL, commit_in_thread, &t[u]), 0);
+        }
+        for (int u = 0; u < USERS; u++) {
+            pthread_join(th[u], NULL);
+            assert_int_equal(t[u].result, 0);
+        }
+        assert_int_equal(deliver_commit(d, NULL, &err), 0);
+    }
+    for (int u = 0; u < USERS; u++) {
+        assert_int_equal(messages_in(users[u], "INBOX"), ROUNDS);
+        size_t len;
+        ino_t ino;
+        char *data = message_bytes(users[u], "INBOX", ROUNDS, &len, &ino);
+        assert_int_equal(len, strlen(part2));
+        assert_memory_equal(data, part2, len);
+        free(data);
+        store_close(users[u]);
+    }
+    assert_int_equal(messages_in(first, "INBOX"), ROUNDS);
+    store_close(first);
+    buf_free(&err);
+}
+
 static void test_permanent_errors(void **state)
 {
     (void)state;
@@ -277,6 +338,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_deliver_mailbox_fallback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_without_sync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_copies_from_several_threads, setup, teardown),
         cmocka_unit_test(test_permanent_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -108,17 +108,35 @@ class LmtpTestCase(unittest.TestCase):
             "}\n")
         srv.write_config()
         srv.start()
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection((HOST, srv.lmtp_port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise AssertionError("the LMTP port does not answer:\n" + srv.log())
-                time.sleep(0.05)
+        self.addCleanup(self.check_sanitizer_reports, srv)
         self.srv = srv
+        self.wait_lmtp()
         return srv
+
+    def wait_lmtp(self):
+        """Until both LMTP listeners accept connections."""
+        deadline = time.monotonic() + 10
+        for family, address in ((socket.AF_INET, (HOST, self.srv.lmtp_port)),
+                                (socket.AF_UNIX, self.srv.lmtp_socket)):
+            while True:
+                try:
+                    with socket.socket(family, socket.SOCK_STREAM) as s:
+                        s.settimeout(1)
+                        s.connect(address)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"LMTP on {address} does not answer:\n" +
+                                             self.srv.log())
+                    time.sleep(0.05)
+
+    def check_sanitizer_reports(self, srv):
+        """With an ASan/UBSan build: no report in the server's output, leaks
+        included (they are reported when the processes exit)."""
+        srv.stop()
+        log = srv.log()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            self.assertNotIn(marker, log, log[-5000:])
 
     def client(self, unix=False, timeout=TIMEOUT):
         c = (LmtpClient(path=self.srv.lmtp_socket, timeout=timeout) if unix else
@@ -676,6 +694,7 @@ class TestLmtpSocket(LmtpTestCase):
         self.srv.stderr_file.close()
         self.assertTrue(os.path.exists(self.srv.lmtp_socket))  # stale
         self.srv.start()
+        self.wait_lmtp()
         c = self.client(unix=True)
         c.session()
 

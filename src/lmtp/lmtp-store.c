@@ -10,6 +10,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -17,9 +19,11 @@
 #include <unistd.h>
 
 /* Stores kept open between transactions: the next message for the same
- * users (a mailing list, a busy mailbox) skips opening them again, and a
- * session that delivers to many users holds a few only. */
-#define LMTP_STORE_CACHE 4
+ * users (a mailing list, a busy mailbox) skips opening them again (a SQLite
+ * open, and a checkpoint with its fsyncs at the close), while a session
+ * that delivers to many users keeps a few only: each holds three file
+ * descriptors (the index, its WAL and shared memory). */
+#define LMTP_STORE_CACHE 8
 
 struct lmtp_user {
     char *name;    /* the user as the userdb knows them */
@@ -96,11 +100,14 @@ static void end_transaction(struct lmtp_store_side *side)
     side->delivery = NULL;
     side->delivery_error = 0;
     side->transaction++;
-    if (side->n_users <= LMTP_STORE_CACHE)
-        return;
-    qsort(side->users, side->n_users, sizeof(*side->users), by_recent_use);
-    while (side->n_users > LMTP_STORE_CACHE)
-        user_close(side->users[--side->n_users]);
+    if (side->n_users > LMTP_STORE_CACHE) {
+        qsort(side->users, side->n_users, sizeof(*side->users), by_recent_use);
+        while (side->n_users > LMTP_STORE_CACHE)
+            user_close(side->users[--side->n_users]);
+    }
+    /* what stays open between messages costs little while idle */
+    for (size_t i = 0; i < side->n_users; i++)
+        store_release_memory(side->users[i]->store);
 }
 
 static struct lmtp_user *user_open(struct lmtp_store_side *side, const char *name,
@@ -267,28 +274,89 @@ static void write_work(struct job *j)
     }
 }
 
+/* The recipients of other stores are committed on up to this many threads
+ * at once: each commit waits on its own fsyncs (the file's link in cur/,
+ * gannet-uidlist, the index), and a message for a mailing list's members
+ * should not wait for them one after the other. */
+#define LMTP_COMMIT_THREADS 4
+
+/* A commit of recipients 1..n-1, shared by its threads; recipient 0 owns
+ * the message's file and is committed last, alone. */
+struct commit_run {
+    struct job *j;
+    struct deliver_ctx *d;
+    struct lmtp_user **users; /* distinct users of recipients 1..n-1 */
+    size_t n_users;
+    atomic_size_t next; /* the next user to take */
+};
+
+/* Takes one user at a time: a store is used by one thread at a time. */
+static void *commit_users(void *arg)
+{
+    struct commit_run *run = arg;
+    struct job *j = run->j;
+    for (;;) {
+        size_t k = atomic_fetch_add(&run->next, 1);
+        if (k >= run->n_users)
+            return NULL;
+        for (size_t i = 1; i < j->n; i++) {
+            if (j->rcpts[i].user != run->users[k])
+                continue;
+            struct lmtp_commit_result *res = &j->results[i];
+            res->error = deliver_commit_also(run->d, j->rcpts[i].user->store, j->rcpts[i].mailbox,
+                                             &res->uid, &j->reasons[i]);
+        }
+    }
+}
+
+static void commit_others(struct job *j, struct deliver_ctx *d)
+{
+    struct commit_run run = {.j = j, .d = d};
+    run.users = xcalloc(j->n, sizeof(*run.users));
+    for (size_t i = 1; i < j->n; i++) {
+        size_t k = 0;
+        while (k < run.n_users && run.users[k] != j->rcpts[i].user)
+            k++;
+        if (k == run.n_users)
+            run.users[run.n_users++] = j->rcpts[i].user;
+    }
+    atomic_init(&run.next, 0);
+    pthread_t threads[LMTP_COMMIT_THREADS - 1];
+    size_t started = 0;
+    while (started + 1 < LMTP_COMMIT_THREADS && started + 1 < run.n_users &&
+           pthread_create(&threads[started], NULL, commit_users, &run) == 0)
+        started++;
+    commit_users(&run); /* this thread takes its share too */
+    for (size_t t = 0; t < started; t++)
+        pthread_join(threads[t], NULL);
+    free(run.users);
+}
+
 static void commit_work(struct job *j)
 {
     struct lmtp_store_side *side = j->side;
     struct deliver_ctx *d = side->delivery;
     side->delivery = NULL;
-    for (size_t i = 0; i < j->n; i++) {
-        struct lmtp_commit_result *res = &j->results[i];
-        struct buf *why = &j->reasons[i];
-        if (!d) {
-            res->error = side->delivery_error ? side->delivery_error : -EIO;
-            buf_puts(why, "the message was not written");
-        } else if (i > 0) {
-            /* the others first: the first recipient's commit ends d */
-            res->error = deliver_commit_also(d, j->rcpts[i].user->store, j->rcpts[i].mailbox,
-                                             &res->uid, why);
+    int r = d                      ? deliver_finish(d, &j->reasons[0])
+            : side->delivery_error ? side->delivery_error
+                                   : -EIO;
+    if (r < 0) {
+        for (size_t i = 0; i < j->n; i++) {
+            j->results[i].error = r;
+            if (i > 0 || !d)
+                buf_puts(&j->reasons[i],
+                         d ? buf_cstr(&j->reasons[0]) : "the message was not written");
         }
-    }
-    if (d)
+        deliver_abort(d);
+    } else {
+        commit_others(j, d);
+        /* the first recipient's copy last: its commit ends d */
         j->results[0].error = deliver_commit(d, &j->results[0].uid, &j->reasons[0]);
+    }
     for (size_t i = 0; i < j->n; i++)
         j->results[i].reason = buf_cstr(&j->reasons[i]);
-    end_transaction(side);
+    /* The stores are put away by the transaction's end job, after the
+     * replies went out: closing one costs an fsync or two. */
 }
 
 /* ---- jobs ---- */

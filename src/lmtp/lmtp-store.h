@@ -93,11 +93,12 @@ struct lmtp_commit_result {
 /* Called with one result per recipient, in their order. */
 typedef void lmtp_commit_done_fn(void *owner, const struct lmtp_commit_result *results, size_t n);
 /* The message, complete, for every recipient: durable for each whose result
- * is 0. The transaction is over when it is done. */
+ * is 0. Then lmtp_store_end() ends the transaction. */
 void lmtp_store_commit(struct lmtp_store *st, const struct lmtp_commit_rcpt *rcpts, size_t n,
                        lmtp_commit_done_fn *done, void *owner);
-/* The transaction ends without a commit (RSET, a refused message): the
- * message in progress, if any, is forgotten. */
+/* The transaction ends (after the commit, RSET, a refused message): the
+ * message in progress, if any, is forgotten, and the stores beyond the few
+ * kept for the next transactions are closed. */
 void lmtp_store_end(struct lmtp_store *st);
 
 #endif

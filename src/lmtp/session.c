@@ -315,8 +315,7 @@ static void commit_done(void *owner, const struct lmtp_commit_result *results, s
             reply(s, "%s", store_error_reply(results[i].error));
         }
     }
-    s->store_ended = true; /* the commit ended the side's transaction */
-    reset_transaction(s);
+    reset_transaction(s); /* the side's end of the transaction, after the replies */
     lmtp_run(s);
 }
 

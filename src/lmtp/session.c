@@ -221,9 +221,12 @@ static void trace_headers(const struct lmtp_session *s, struct buf *out)
     localtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
     const struct conn *c = s->conn;
-    buf_printf(out, "Received: from %s (%s%s%s)\r\n", s->helo,
-               strcmp(c->peer_ip, "unix") ? "[" : "", c->peer_ip,
-               strcmp(c->peer_ip, "unix") ? "]" : "");
+    /* the peer as an address literal (RFC 5321 §4.1.3), or "unix" */
+    if (strcmp(c->peer_ip, "unix") == 0)
+        buf_printf(out, "Received: from %s (unix)\r\n", s->helo);
+    else
+        buf_printf(out, "Received: from %s ([%s%s])\r\n", s->helo,
+                   strchr(c->peer_ip, ':') ? "IPv6:" : "", c->peer_ip);
     buf_printf(out, "\tby %s with %s id %s", hostname, s->smtputf8 ? "UTF8LMTP" : "LMTP", c->id);
     if (s->n_rcpts == 1)
         buf_printf(out, "\r\n\tfor <%s>", s->rcpts[0].address);

@@ -17,7 +17,8 @@ from test_probe import DOVECOT, NMAP  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEPS = os.path.join(REPO, "scripts", "deps")
 # the packages that only the tests need: never installed by `make` or `make run`
-TEST_ONLY = ("dovecot-core", "dovecot-imapd", "dovecot-pop3d", "nmap", "libcmocka-dev", "python3")
+TEST_ONLY = ("dovecot-core", "dovecot-imapd", "dovecot-pop3d", "nmap", "libcmocka-dev", "python3",
+             "postfix", "swaks")
 
 
 def packages(*args):
@@ -55,7 +56,7 @@ class PackageListTest(unittest.TestCase):
     @unittest.skipUnless(shutil.which("dpkg-query"), "not a Debian system")
     def test_programs_the_tests_run_come_from_the_test_list(self):
         test = packages("test")
-        for program in ("openssl", "curl", DOVECOT, NMAP):
+        for program in ("openssl", "curl", DOVECOT, NMAP, "postfix", "swaks"):
             path = shutil.which(program)
             with self.subTest(program=program):
                 if path is None:

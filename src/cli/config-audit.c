@@ -347,6 +347,52 @@ static void audit_trusted_networks(const struct audit *a, const struct settings 
     buf_free(&wide);
 }
 
+/* An address of the loopback interface: 127.0.0.0/8 or ::1. */
+static bool is_loopback(const char *word)
+{
+    unsigned char addr[16];
+    int family;
+    unsigned prefix;
+    if (!netaddr_parse_cidr(word, addr, &family, &prefix))
+        return false;
+    static const unsigned char v6_loopback[16] = {[15] = 1};
+    return (family == AF_INET && addr[0] == 127) ||
+           (family == AF_INET6 && memcmp(addr, v6_loopback, 16) == 0);
+}
+
+/* LMTP has no authentication (RFC 2033 leaves it to the network): whoever
+ * reaches its port can put mail in any user's mailbox. An inet_listener
+ * lmtp without an address listens on 127.0.0.1 (lmtp/session.c). */
+static void audit_lmtp(const struct audit *a, const struct settings *s)
+{
+    if (!has_word(s->protocols, "lmtp"))
+        return;
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        const struct listener_settings *l = &s->listeners[i];
+        if (strcmp(l->service, "lmtp") != 0 || l->path != NULL || l->port == 0 ||
+            l->address == NULL)
+            continue;
+        struct buf open = BUF_INIT;
+        for (const char *p = l->address; *p;) {
+            p += strspn(p, " \t,");
+            size_t n = strcspn(p, " \t,");
+            if (n == 0)
+                break;
+            char word[64];
+            snprintf(word, sizeof(word), "%.*s", (int)n, p);
+            p += n;
+            if (!is_loopback(word))
+                buf_printf(&open, "%s%s", open.len ? ", " : "", word);
+        }
+        if (open.len > 0)
+            warn(a, "lmtp.public", "inet_listener",
+                 "inet_listener %s of service lmtp listens on %s port %d: LMTP has no "
+                 "authentication, so whoever reaches it can put mail in any user's mailbox",
+                 l->name, buf_cstr(&open), l->port);
+        buf_free(&open);
+    }
+}
+
 void config_audit(const struct settings *s, config_audit_cb *cb, void *ctx)
 {
     const struct audit a = {cb, ctx};
@@ -358,4 +404,5 @@ void config_audit(const struct settings *s, config_audit_cb *cb, void *ctx)
     audit_passdbs(&a, s);
     audit_key_file(&a, s);
     audit_trusted_networks(&a, s);
+    audit_lmtp(&a, s);
 }

@@ -28,6 +28,7 @@ ALL_IDS = [
     "passdb.world_readable",
     "tls.key_world_readable",
     "auth.trusted_networks_wide",
+    "lmtp.public",
 ]
 
 WARNING_LINE = re.compile(r"^warning: \[([a-z_.]+)\] (.+)$")
@@ -125,6 +126,8 @@ class ConfigCheckTest(unittest.TestCase):
             "  args = %s\n"
             "}\n"
             "userdb { driver = static args = uid=vmail gid=vmail home=/var/mail/%%d/%%n }\n"
+            "protocols = imap pop3 lmtp\n"
+            "service lmtp { inet_listener lmtp { address = 127.0.0.1, 192.0.2.1 port = 24 } }\n"
             % (self.cert, users))
         path, proc = self.run_check(config)
         self.assertEqual(proc.returncode, 0, proc.stderr)
@@ -153,6 +156,8 @@ class ConfigCheckTest(unittest.TestCase):
         self.assertNotIn("127.0.0.1", messages["auth.trusted_networks_wide"])
         self.assertIn("without encryption", messages["tls.weak_cipher"])
         self.assertIn("SECLEVEL=0", messages["tls.weak_cipher"])
+        self.assertIn("192.0.2.1 port 24", messages["lmtp.public"])
+        self.assertNotIn("127.0.0.1", messages["lmtp.public"])
         # Never a password, a user name from the file, or the key.
         self.assertNotIn(PLAIN_PASSWORD, proc.stdout)
         self.assertNotIn("carol", proc.stdout)
@@ -188,6 +193,10 @@ class ConfigCheckTest(unittest.TestCase):
             "ssl_cipher_list = AES128-SHA\n": "tls.weak_cipher",
             "login_trusted_networks = ::/0\n": "auth.trusted_networks_wide",
             "login_trusted_networks = ::ffff:0.0.0.0/96\n": "auth.trusted_networks_wide",
+            "protocols = lmtp\nservice lmtp { inet_listener lmtp { address = * port = 24 } }\n":
+                "lmtp.public",
+            "protocols = lmtp\nservice lmtp { inet_listener lmtp { address = :: port = 24 } }\n":
+                "lmtp.public",
         }
         for extra, finding in cases.items():
             with self.subTest(setting=extra.strip()):
@@ -197,7 +206,12 @@ class ConfigCheckTest(unittest.TestCase):
         # Strong choices stay quiet.
         for extra in ("ssl_min_protocol = TLSv1.3\n",
                       "ssl_cipher_list = ECDHE+AESGCM:!aNULL\n",
-                      "login_trusted_networks = 10.0.0.0/8\n"):
+                      "login_trusted_networks = 10.0.0.0/8\n",
+                      # LMTP on loopback (its default) or on a socket, or not served
+                      "protocols = lmtp\nservice lmtp { inet_listener lmtp { port = 24 } }\n",
+                      "protocols = lmtp\nservice lmtp { inet_listener lmtp {\n"
+                      "  address = 127.0.0.2, ::1 port = 24 } }\n",
+                      "service lmtp { inet_listener lmtp { address = * port = 24 } }\n"):
             with self.subTest(setting=extra.strip()):
                 _, proc = self.run_check(self.good_config() + extra)
                 self.assertEqual(self.warnings(proc.stdout), [])

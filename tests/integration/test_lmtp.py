@@ -645,20 +645,26 @@ class TestLmtpDelivery(LmtpTestCase):
         self.assertTrue(c.reply().startswith("250 2.0.0 Saved"))
         self.assertEqual(self.messages("alice"), 2)
 
-    @unittest.skip("IMAP IDLE (RFC 2177) is not implemented yet; the new message is checked "
-                   "with `gannet mailbox status` in the other tests")
     def test_imap_idle_sees_delivery(self):
+        """An IMAP client in IDLE on INBOX is told of the message delivered over
+        LMTP within a second of the 250, by another worker's session."""
         self.start()
-        m = self.srv.imap_ssl()
-        m.login("alice", "alice-pw-1")
-        m.select("INBOX")
-        tag = m._new_tag().decode()
-        m.send(f"{tag} IDLE\r\n".encode())
-        self.assertTrue(m.readline().startswith(b"+"))
+        c = self.srv.imap_logged_in("alice")
+        self.addCleanup(c.close)
+        c.cmd("s SELECT INBOX")
+        self.assertTrue(c.read_until_tagged("s")[1].startswith("s OK"))
+        c.cmd("i IDLE")
+        self.assertEqual(c.line(), "+ idling")
         lmtp = self.smtplib()
-        lmtp.sendmail(SENDER, [f"alice@{DOMAIN}"], MESSAGE)
-        m.sock.settimeout(1.0)
-        self.assertEqual(m.readline().strip(), b"* 1 EXISTS")
+        self.assertEqual(lmtp.sendmail(SENDER, [f"alice@{DOMAIN}"], MESSAGE), {})
+        delivered = time.monotonic()
+        seen = []
+        while "* 1 EXISTS" not in seen:
+            seen.append(c.line(timeout=5))
+        elapsed = time.monotonic() - delivered
+        self.assertLess(elapsed, 1.0, f"EXISTS after {elapsed:.2f}s: {seen}")
+        c.send(b"DONE\r\n")
+        self.assertEqual(c.read_until_tagged("i")[1], "i OK IDLE terminated.")
 
 
 class TestLmtpSocket(LmtpTestCase):

@@ -47,6 +47,8 @@ static void *worker_init(struct event_base *base, const struct settings *set,
 static void worker_done(void *app)
 {
     struct session_services *services = app;
+    /* the sessions' last store jobs (closing their stores) and their ends */
+    threadpool_drain(services->store_pool);
     threadpool_free(services->store_pool);
     auth_service_free(services->auth);
     free(services);

@@ -7,6 +7,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -34,6 +35,8 @@ struct threadpool {
     unsigned n_threads;
     int notify_pipe[2];
     struct event *notify_event;
+    struct event_base *base;
+    atomic_size_t unfinished; /* submitted, their done not returned yet */
 };
 
 static void queue_push(struct job_queue *q, struct job *j)
@@ -97,6 +100,7 @@ static void pool_notified(evutil_socket_t fd, short what, void *arg)
         struct job *next = list->next;
         list->done(list->arg);
         free(list);
+        atomic_fetch_sub(&pool->unfinished, 1);
         list = next;
     }
 }
@@ -104,6 +108,7 @@ static void pool_notified(evutil_socket_t fd, short what, void *arg)
 struct threadpool *threadpool_new(struct event_base *base, unsigned n_threads)
 {
     struct threadpool *pool = xcalloc(1, sizeof(*pool));
+    pool->base = base;
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->wake, NULL);
     if (pipe2(pool->notify_pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
@@ -130,6 +135,7 @@ void threadpool_submit(struct threadpool *pool, threadpool_fn *work, threadpool_
     j->work = work;
     j->done = done;
     j->arg = arg;
+    atomic_fetch_add(&pool->unfinished, 1);
     pthread_mutex_lock(&pool->lock);
     queue_push(&pool->todo, j);
     pthread_cond_signal(&pool->wake);
@@ -141,6 +147,12 @@ static void free_queue(struct job_queue *q)
     struct job *j;
     while ((j = queue_pop(q)))
         free(j);
+}
+
+void threadpool_drain(struct threadpool *pool)
+{
+    while (pool && atomic_load(&pool->unfinished) > 0 && pool->n_threads > 0)
+        event_base_loop(pool->base, EVLOOP_ONCE);
 }
 
 void threadpool_free(struct threadpool *pool)

@@ -13,6 +13,12 @@ typedef void threadpool_fn(void *arg);
 struct threadpool *threadpool_new(struct event_base *base, unsigned n_threads);
 /* Waits for the running jobs, drops the queued ones (their done never runs). */
 void threadpool_free(struct threadpool *pool);
-void threadpool_submit(struct threadpool *pool, threadpool_fn *work, threadpool_fn *done, void *arg);
+/* Runs the event loop until every job submitted (also by a done, such as a
+ * serial queue's final job) has run and its done has returned: for a worker
+ * that stops, so that what its sessions handed over at their end (closing a
+ * store, freeing the queue's side) is finished before threadpool_free(). */
+void threadpool_drain(struct threadpool *pool);
+void threadpool_submit(struct threadpool *pool, threadpool_fn *work, threadpool_fn *done,
+                       void *arg);
 
 #endif

@@ -415,6 +415,56 @@ static void test_blocking_job_does_not_delay_timer(void **state)
     event_base_free(base);
 }
 
+/* ---- a stopping worker drains the pool ---- */
+
+struct drain_state {
+    struct serial_queue *q;
+    int works, dones;
+    bool final_done;
+};
+
+static void drain_work(void *arg)
+{
+    struct drain_state *d = arg;
+    usleep(20000);
+    d->works++; /* jobs of one queue never overlap */
+}
+
+static void drain_final_done(void *arg)
+{
+    ((struct drain_state *)arg)->final_done = true;
+}
+
+static void drain_done(void *arg, bool cancelled)
+{
+    struct drain_state *d = arg;
+    d->dones++;
+    /* a session that ends from a done: its queue's final job comes later */
+    if (!cancelled && d->dones == 2)
+        serial_queue_close(d->q, drain_work, drain_final_done, d);
+}
+
+/* What sessions hand over at their end (the final job and its done on the
+ * loop) is finished by threadpool_drain(), not dropped by threadpool_free(). */
+static void test_drain_runs_final_jobs(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    loop_thread = pthread_self();
+    struct threadpool *pool = threadpool_new(base, 2);
+    struct drain_state d = {0};
+    d.q = serial_queue_new(pool);
+    for (int i = 0; i < 3; i++)
+        serial_queue_submit(d.q, drain_work, drain_done, &d);
+    threadpool_drain(pool);
+    assert_true(d.final_done);
+    assert_int_equal(d.dones, 3); /* two done, the third cancelled */
+    assert_int_equal(d.works, 3); /* two jobs and the final one */
+    threadpool_drain(pool);       /* nothing left: returns at once */
+    threadpool_free(pool);
+    event_base_free(base);
+}
+
 int main(void)
 {
     loop_thread = pthread_self();
@@ -424,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_close_with_running_and_pending),
         cmocka_unit_test(test_close_from_done_and_idle),
         cmocka_unit_test(test_blocking_job_does_not_delay_timer),
+        cmocka_unit_test(test_drain_runs_final_jobs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

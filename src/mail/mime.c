@@ -19,6 +19,9 @@ struct mime_parser {
     struct buf field;     /* the current header field, raw, bounded */
     uint64_t vpos, lines; /* virtual (CRLF) offset and LF count so far */
     uint64_t phys, header_phys_start;
+    unsigned last_eol_phys; /* bytes of the last line end: 2 for CRLF, 1 for LF */
+    /* a part opened by a delimiter line: its header starts after that line */
+    struct mime_part *start_after_line;
     size_t nparts;
     bool finished;
 };
@@ -47,6 +50,8 @@ static struct mime_part *part_new(struct mime_parser *mp, struct mime_part *pare
         p->has_envelope = true;
     }
     p->header_phys_size = 0;
+    p->header_start = mp->vpos;
+    p->phys_header_start = mp->phys;
     mp->header_phys_start = mp->phys;
     return p;
 }
@@ -273,6 +278,8 @@ static void header_done(struct mime_parser *mp, uint64_t body_vpos, uint64_t bod
     p->header_phys_size = mp->phys - mp->header_phys_start;
     p->body_start = body_vpos;
     p->lines_start = body_lines;
+    p->phys_body_start = mp->phys;
+    p->header_ended = true;
     mp->state = ST_BODY;
     bool room = p->depth < MIME_DEPTH_MAX && mp->nparts < MIME_PARTS_MAX;
     if (p->type && strcasecmp(p->type, "multipart") == 0) {
@@ -297,10 +304,20 @@ static void header_done(struct mime_parser *mp, uint64_t body_vpos, uint64_t bod
     }
 }
 
-static void part_end(struct mime_parser *mp, struct mime_part *p, uint64_t end, uint64_t lines)
+static void part_end(struct mime_parser *mp, struct mime_part *p, uint64_t end, uint64_t lines,
+                     uint64_t phys_end)
 {
+    if (!p->header_ended) {
+        /* cut off inside its header (a boundary or the end came first): all
+         * of it is header, the body is empty */
+        p->body_start = end > p->header_start ? end : p->header_start;
+        p->phys_body_start = phys_end > p->phys_header_start ? phys_end : p->phys_header_start;
+        p->header_ended = true;
+    }
     p->body_size = end > p->body_start ? end - p->body_start : 0;
     p->body_lines = lines > p->lines_start ? lines - p->lines_start : 0;
+    p->phys_body_end = phys_end > p->phys_body_start ? phys_end : p->phys_body_start;
+    p->ended = true;
     if (mp->cb.part_end)
         mp->cb.part_end(mp->cb.ctx, p);
 }
@@ -319,23 +336,25 @@ static bool try_boundary(struct mime_parser *mp, const char *s, size_t len)
         bool close = len >= 4 + bl && s[2 + bl] == '-' && s[3 + bl] == '-';
         /* the line end before a delimiter belongs to the delimiter, unless
          * that line was itself a delimiter, which owns its own line end */
-        uint64_t end = mp->vpos, lines = mp->lines;
+        uint64_t end = mp->vpos, lines = mp->lines, phys_end = mp->phys;
         if (!mp->prev_delimiter && mp->vpos >= 2 && mp->lines > 0) {
             end -= 2;
             lines--;
+            phys_end -= mp->last_eol_phys;
         }
         if (mp->state == ST_HEADER && mp->cur != m) {
             header_done(mp, mp->vpos, mp->lines);
             /* header_done may have opened a message/rfc822 child */
         }
         for (struct mime_part *q = mp->cur; q != m; q = q->parent)
-            part_end(mp, q, end, lines);
+            part_end(mp, q, end, lines, phys_end);
         mp->cur = m;
         if (close) {
             m->boundary_closed = true;
             mp->state = ST_BODY;
         } else if (mp->nparts < MIME_PARTS_MAX) {
             mp->cur = part_new(mp, m);
+            mp->start_after_line = mp->cur;
             mp->state = ST_HEADER;
         } else {
             mp->state = ST_BODY;
@@ -362,6 +381,7 @@ static void process_line(struct mime_parser *mp, const char *s, size_t len, bool
             mp->phys += len;
             mp->vpos += vlen;
             mp->lines++;
+            mp->last_eol_phys = (unsigned)len;
             header_done(mp, mp->vpos, mp->lines);
             return;
         }
@@ -377,8 +397,17 @@ static void process_line(struct mime_parser *mp, const char *s, size_t len, bool
     }
     mp->phys += len;
     mp->vpos += vlen;
-    if (eol)
+    if (eol) {
         mp->lines++;
+        mp->last_eol_phys = len >= 2 && s[len - 2] == '\r' ? 2 : 1;
+    }
+    if (mp->start_after_line) {
+        struct mime_part *p = mp->start_after_line;
+        p->header_start = mp->vpos;
+        p->phys_header_start = mp->phys;
+        mp->header_phys_start = mp->phys;
+        mp->start_after_line = NULL;
+    }
 }
 
 struct mime_parser *mime_parser_new(const struct mime_callbacks *cb)
@@ -436,8 +465,37 @@ struct mime_part *mime_parser_finish(struct mime_parser *mp)
     if (mp->state == ST_HEADER)
         header_done(mp, mp->vpos, mp->lines);
     for (struct mime_part *q = mp->cur; q; q = q->parent)
-        part_end(mp, q, mp->vpos, mp->lines);
+        part_end(mp, q, mp->vpos, mp->lines, mp->phys);
     return mp->root;
+}
+
+struct mime_part *mime_parser_root(struct mime_parser *mp)
+{
+    return mp->root;
+}
+
+struct mime_part *mime_part_find(struct mime_part *root, const uint32_t *path, size_t depth)
+{
+    struct mime_part *part = root;
+    for (size_t i = 0; i < depth && part; i++) {
+        if (!part->header_ended)
+            return NULL; /* its type, hence its children, is not known yet */
+        uint32_t num = path[i];
+        bool more = i + 1 < depth;
+        if (part->flags & MIME_PART_MULTIPART) {
+            part = part->children;
+            for (; num > 1 && part; num--)
+                part = part->next;
+        } else if (num != 1 || (more && !(part->flags & MIME_PART_RFC822))) {
+            /* a part that is not multipart has only "1", itself; going
+             * deeper needs an encapsulated message */
+            return NULL;
+        }
+        /* going on inside a message/rfc822 part: its message's parts */
+        if (part && more && (part->flags & MIME_PART_RFC822))
+            part = part->children;
+    }
+    return part && part->header_ended ? part : NULL;
 }
 
 void mime_parser_free(struct mime_parser *mp)

@@ -73,6 +73,15 @@ struct mime_part {
     uint64_t body_start, body_size;
     uint64_t lines_start, body_lines;
     uint64_t header_phys_size; /* bytes of the header incl. the blank line */
+    /* Where the part lies, for FETCH BODY[section] (RFC 9051 §6.4.5.1): the
+     * header from header_start (virtual, CRLF counted) to body_start, and in
+     * the bytes as stored, the header from phys_header_start to
+     * phys_body_start and the body to phys_body_end (the line end before a
+     * boundary belongs to the boundary, as in body_size). */
+    uint64_t header_start;
+    uint64_t phys_header_start, phys_body_start, phys_body_end;
+    bool header_ended; /* the header is complete: type, flags and body_start are known */
+    bool ended;        /* the body is complete: its sizes and end are known */
 };
 
 struct mime_parser;
@@ -100,5 +109,15 @@ struct mime_part *mime_parser_finish(struct mime_parser *mp);
 void mime_parser_free(struct mime_parser *mp);
 
 bool mime_part_is_text(const struct mime_part *part);
+
+/* The part that a section-part (RFC 9051 §6.4.5.1, e.g. 4.2.1) names, as
+ * Dovecot finds it: in a multipart the nth child, in any other part only
+ * "1" (itself), and inside a message/rfc822 part the parts of the
+ * encapsulated message's body. depth 0 is the whole message (the root).
+ * NULL when there is no such part, or, in a tree still being parsed, when a
+ * header on the way has not ended yet (the answer may change). */
+struct mime_part *mime_part_find(struct mime_part *root, const uint32_t *path, size_t depth);
+/* The parser's tree so far (the root exists from the start). */
+struct mime_part *mime_parser_root(struct mime_parser *mp);
 
 #endif

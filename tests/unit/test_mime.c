@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +21,8 @@
 #include "mail/address.h"
 #include "mail/header.h"
 #include "mail/imap-envelope.h"
+#include "mail/message-part.h"
+#include "mail/message-stream.h"
 #include "mail/message.h"
 #include "mail/mime.h"
 #include "mail/rfc2047.h"
@@ -682,6 +685,422 @@ static void test_parse_fd(void **state)
     assert_true(mail_parse_fd(-1, &s) < 0);
 }
 
+/* ---- locating sections (FETCH BODY[4.2.1], BODY[3.HEADER], ...) ---- */
+
+/* An fd holding data, in memory. */
+static int memfd_with(const char *data, size_t len)
+{
+    int fd = memfd_create("msg", MFD_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
+    return fd;
+}
+
+/* The bytes a stream gives for a range, as a string. */
+static char *stream_all(int fd, uint64_t start, uint64_t end, const struct mail_stream_opts *o)
+{
+    struct mail_stream *st = mail_stream_new(fd, start, end, o);
+    struct buf b = BUF_INIT;
+    int64_t n;
+    /* odd read sizes: the output must not depend on them */
+    while ((n = mail_stream_read(st, &b, 7)) > 0)
+        ;
+    assert_true(n == 0);
+    mail_stream_free(st);
+    return buf_steal(&b);
+}
+
+static char *range_text(int fd, const struct mail_range *r)
+{
+    struct mail_stream_opts o = {.crlf = true};
+    char *s = stream_all(fd, r->start, r->end, &o);
+    assert_int_equal(strlen(s), r->vsize);
+    return s;
+}
+
+/* RFC 9051 §6.4.5.1's example of a complex message, with bodies that name
+ * their part. */
+static const char nested_msg[] = "From: a@example.org\r\n"
+                                 "Subject: top\r\n"
+                                 "MIME-Version: 1.0\r\n"
+                                 "Content-Type: multipart/mixed; boundary=\"outer\"\r\n"
+                                 "\r\n"
+                                 "preamble\r\n"
+                                 "--outer\r\n"
+                                 "Content-Type: text/plain\r\n"
+                                 "\r\n"
+                                 "part 1\r\n"
+                                 "--outer\r\n"
+                                 "Content-Type: application/octet-stream\r\n"
+                                 "Content-Transfer-Encoding: base64\r\n"
+                                 "\r\n"
+                                 "cGFydCAy\r\n"
+                                 "--outer\r\n"
+                                 "Content-Type: message/rfc822\r\n"
+                                 "\r\n"
+                                 "Subject: three\r\n"
+                                 "Content-Type: multipart/mixed; boundary=three\r\n"
+                                 "\r\n"
+                                 "--three\r\n"
+                                 "\r\n"
+                                 "part 3.1\r\n"
+                                 "--three\r\n"
+                                 "Content-Type: application/octet-stream\r\n"
+                                 "\r\n"
+                                 "part 3.2\r\n"
+                                 "--three--\r\n"
+                                 "--outer\r\n"
+                                 "Content-Type: multipart/mixed; boundary=four\r\n"
+                                 "\r\n"
+                                 "--four\r\n"
+                                 "Content-Type: image/gif\r\n"
+                                 "\r\n"
+                                 "part 4.1\r\n"
+                                 "--four\r\n"
+                                 "Content-Type: message/rfc822\r\n"
+                                 "\r\n"
+                                 "Subject: four two\r\n"
+                                 "Content-Type: multipart/mixed; boundary=fourtwo\r\n"
+                                 "\r\n"
+                                 "--fourtwo\r\n"
+                                 "Content-Type: text/plain\r\n"
+                                 "\r\n"
+                                 "part 4.2.1\r\n"
+                                 "--fourtwo\r\n"
+                                 "Content-Type: multipart/alternative; boundary=alt\r\n"
+                                 "\r\n"
+                                 "--alt\r\n"
+                                 "Content-Type: text/plain\r\n"
+                                 "\r\n"
+                                 "part 4.2.2.1\r\n"
+                                 "--alt\r\n"
+                                 "Content-Type: text/richtext\r\n"
+                                 "\r\n"
+                                 "part 4.2.2.2\r\n"
+                                 "--alt--\r\n"
+                                 "--fourtwo--\r\n"
+                                 "--four--\r\n"
+                                 "--outer--\r\n"
+                                 "epilogue\r\n";
+
+/* The message with bare LF line ends, as a Unix MTA may store it. */
+static char *lf_only(const char *crlf)
+{
+    struct buf b = BUF_INIT;
+    for (const char *p = crlf; *p; p++)
+        if (!(p[0] == '\r' && p[1] == '\n'))
+            buf_putc(&b, *p);
+    return buf_steal(&b);
+}
+
+struct section_case {
+    uint32_t path[4];
+    size_t depth;
+    const char *body;   /* BODY[path] */
+    const char *header; /* BODY[path.MIME] */
+};
+
+static void check_nested(const char *msg)
+{
+    static const struct section_case cases[] = {
+        {{1}, 1, "part 1", "Content-Type: text/plain\r\n\r\n"},
+        {{2},
+         1,
+         "cGFydCAy",
+         "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"},
+        {{3, 1}, 2, "part 3.1", "\r\n"},
+        {{3, 2}, 2, "part 3.2", "Content-Type: application/octet-stream\r\n\r\n"},
+        {{4, 1}, 2, "part 4.1", "Content-Type: image/gif\r\n\r\n"},
+        {{4, 2, 1}, 3, "part 4.2.1", "Content-Type: text/plain\r\n\r\n"},
+        {{4, 2, 2, 1}, 4, "part 4.2.2.1", "Content-Type: text/plain\r\n\r\n"},
+        {{4, 2, 2, 2}, 4, "part 4.2.2.2", "Content-Type: text/richtext\r\n\r\n"},
+    };
+    int fd = memfd_with(msg, strlen(msg));
+    struct mail_part_info info;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct section_case *c = &cases[i];
+        for (int header_only = 0; header_only < 2; header_only++) {
+            assert_int_equal(mail_part_locate(fd, c->path, c->depth, header_only, &info), 1);
+            char *h = range_text(fd, &info.header);
+            assert_string_equal(h, c->header);
+            free(h);
+        }
+        assert_int_equal(mail_part_locate(fd, c->path, c->depth, false, &info), 1);
+        char *b = range_text(fd, &info.body);
+        assert_string_equal(b, c->body);
+        free(b);
+    }
+    /* 3 and 4.2 are message/rfc822: their HEADER and TEXT */
+    uint32_t three[] = {3}, four_two[] = {4, 2};
+    assert_int_equal(mail_part_locate(fd, three, 1, false, &info), 1);
+    assert_true(info.has_message);
+    char *t = range_text(fd, &info.message_header);
+    assert_string_equal(t,
+                        "Subject: three\r\nContent-Type: multipart/mixed; boundary=three\r\n\r\n");
+    free(t);
+    t = range_text(fd, &info.message_body);
+    assert_string_equal(t, "--three\r\n\r\npart 3.1\r\n--three\r\nContent-Type: "
+                           "application/octet-stream\r\n\r\npart 3.2\r\n--three--\r\n");
+    free(t);
+    assert_int_equal(mail_part_locate(fd, four_two, 2, true, &info), 1);
+    t = range_text(fd, &info.message_header);
+    assert_string_equal(
+        t, "Subject: four two\r\nContent-Type: multipart/mixed; boundary=fourtwo\r\n\r\n");
+    free(t);
+    /* the whole message: TEXT runs to the end, epilogue included */
+    assert_int_equal(mail_part_locate(fd, NULL, 0, false, &info), 1);
+    t = range_text(fd, &info.body);
+    assert_true(strncmp(t, "preamble\r\n--outer\r\n", 19) == 0);
+    assert_true(strlen(t) > 9 && strcmp(t + strlen(t) - 10, "epilogue\r\n") == 0);
+    free(t);
+    /* the encoding is known for BINARY */
+    uint32_t two[] = {2};
+    assert_int_equal(mail_part_locate(fd, two, 1, true, &info), 1);
+    assert_string_equal(info.encoding, "base64");
+    /* parts that do not exist */
+    /* (1.1 is 1 itself, as in Dovecot: a part that is not multipart has a 1) */
+    uint32_t none[][3] = {{5}, {1, 2}, {2, 2}, {3, 3}, {4, 3}, {4, 1, 2}};
+    size_t none_depth[] = {1, 2, 2, 2, 2, 3};
+    for (size_t i = 0; i < 6; i++)
+        assert_int_equal(mail_part_locate(fd, none[i], none_depth[i], false, &info), 0);
+    close(fd);
+}
+
+static void test_part_locate_nested(void **state)
+{
+    (void)state;
+    check_nested(nested_msg);
+    /* the same with bare LF: ranges in the file's bytes, sizes as IMAP sends */
+    char *lf = lf_only(nested_msg);
+    check_nested(lf);
+    free(lf);
+}
+
+static void test_part_locate_single_part(void **state)
+{
+    (void)state;
+    /* "1" is the body of a message that is not multipart; 1.MIME its header */
+    const char msg[] = "Subject: one\r\n\r\nonly body\r\n";
+    int fd = memfd_with(msg, sizeof(msg) - 1);
+    struct mail_part_info info;
+    uint32_t one[] = {1}, one_one[] = {1, 1};
+    assert_int_equal(mail_part_locate(fd, one, 1, false, &info), 1);
+    char *t = range_text(fd, &info.body);
+    assert_string_equal(t, "only body\r\n");
+    free(t);
+    t = range_text(fd, &info.header);
+    assert_string_equal(t, "Subject: one\r\n\r\n");
+    free(t);
+    assert_int_equal(mail_part_locate(fd, one_one, 2, false, &info), 0);
+    /* header only: the parse stops at the blank line */
+    assert_int_equal(mail_part_locate(fd, NULL, 0, true, &info), 1);
+    assert_int_equal(info.header.end, 16);
+    assert_int_equal(info.body.start, 16);
+    close(fd);
+    /* a message without a blank line is all header */
+    const char hdr[] = "Subject: no body\r\n";
+    fd = memfd_with(hdr, sizeof(hdr) - 1);
+    assert_int_equal(mail_part_locate(fd, NULL, 0, false, &info), 1);
+    assert_int_equal(info.header.end, sizeof(hdr) - 1);
+    assert_int_equal(info.body.vsize, 0);
+    close(fd);
+}
+
+/* Every part of every corpus message: the ranges in the file and the sizes
+ * with CRLF agree, a child's header starts after its delimiter line, and
+ * the header ranges end where the header ends. */
+static size_t check_parts(int fd, const char *msg, size_t len, const struct mime_part *p,
+                          uint32_t *path, size_t depth)
+{
+    size_t checked = 0;
+    struct mail_part_info info;
+    if (depth > 0) {
+        assert_int_equal(mail_part_locate(fd, path, depth, false, &info), 1);
+        assert_true(info.header.start <= info.header.end);
+        assert_int_equal(info.header.end, info.body.start);
+        assert_true(info.body.start <= info.body.end && info.body.end <= len);
+        free(range_text(fd, &info.header));
+        free(range_text(fd, &info.body));
+        if (p->parent && (p->parent->flags & MIME_PART_MULTIPART) && info.header.start < len) {
+            /* right after "--boundary" and its line end */
+            assert_true(info.header.start > 0 && msg[info.header.start - 1] == '\n');
+            const char *line = msg + info.header.start - 1;
+            while (line > msg && line[-1] != '\n')
+                line--;
+            assert_true(line[0] == '-' && line[1] == '-');
+            /* and its body ends at the line end that the next delimiter owns,
+             * or right before that delimiter when a close delimiter ended
+             * the body and kept its own line end */
+            if (info.body.end < len && info.body.end > info.body.start)
+                assert_true(msg[info.body.end] == '\r' || msg[info.body.end] == '\n' ||
+                            (msg[info.body.end] == '-' && msg[info.body.end - 1] == '\n'));
+        }
+        struct mail_part_info h;
+        assert_int_equal(mail_part_locate(fd, path, depth, true, &h), 1);
+        assert_int_equal(h.header.start, info.header.start);
+        assert_int_equal(h.header.end, info.header.end);
+        checked++;
+    }
+    if (depth >= 8)
+        return checked;
+    if (depth == 0 && !(p->flags & MIME_PART_MULTIPART)) {
+        /* a message that is not multipart: "1" is the message itself */
+        path[0] = 1;
+        return check_parts(fd, msg, len, p, path, 1);
+    }
+    uint32_t n = 1;
+    const struct mime_part *c = p->children;
+    if (p->flags & MIME_PART_RFC822) {
+        /* the encapsulated message's parts continue the numbering */
+        if (c && (c->flags & MIME_PART_MULTIPART)) {
+            for (const struct mime_part *cc = c->children; cc; cc = cc->next) {
+                path[depth] = n++;
+                checked += check_parts(fd, msg, len, cc, path, depth + 1);
+            }
+        } else if (c) {
+            path[depth] = 1;
+            checked += check_parts(fd, msg, len, c, path, depth + 1);
+        }
+        return checked;
+    }
+    for (; c; c = c->next) {
+        path[depth] = n++;
+        checked += check_parts(fd, msg, len, c, path, depth + 1);
+    }
+    return checked;
+}
+
+static void test_part_locate_corpus(void **state)
+{
+    (void)state;
+    char **names;
+    size_t n = corpus_list(&names);
+    size_t parts = 0;
+    for (size_t i = 0; i < n; i++) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", CORPUS, names[i]);
+        size_t mlen;
+        char *msg = read_file(path, &mlen);
+        int fd = memfd_with(msg, mlen);
+        struct mime_parser *mp = mime_parser_new(NULL);
+        mime_parser_feed(mp, msg, mlen);
+        const struct mime_part *root = mime_parser_finish(mp);
+        uint32_t numbers[8];
+        parts += check_parts(fd, msg, mlen, root, numbers, 0);
+        /* the whole message: header then body, all of it */
+        struct mail_part_info info;
+        assert_int_equal(mail_part_locate(fd, NULL, 0, false, &info), 1);
+        assert_int_equal(info.header.start, 0);
+        assert_int_equal(info.body.end, mlen);
+        assert_int_equal(info.header.vsize + info.body.vsize, root->body_start + root->body_size);
+        mime_parser_free(mp);
+        close(fd);
+        free(msg);
+        free(names[i]);
+    }
+    free(names);
+    assert_true(parts > 100);
+}
+
+/* ---- reading sections ---- */
+
+static void test_stream_header_fields(void **state)
+{
+    (void)state;
+    const char hdr[] = "From: a@example.org\r\n"
+                       "To: b@example.org,\r\n"
+                       " c@example.org\r\n"
+                       "Subject : folded\r\n"
+                       "\tsecond line\r\n"
+                       "X-Broken line without colon\r\n"
+                       "subject: again\r\n"
+                       "\r\n";
+    int fd = memfd_with(hdr, sizeof(hdr) - 1);
+    const char *only[] = {"SUBJECT", "to"};
+    struct mail_stream_opts o = {.filter = MAIL_HEADER_ONLY, .fields = only, .n_fields = 2};
+    char *t = stream_all(fd, 0, sizeof(hdr) - 1, &o);
+    assert_string_equal(t, "To: b@example.org,\r\n c@example.org\r\n"
+                           "Subject : folded\r\n\tsecond line\r\nsubject: again\r\n\r\n");
+    free(t);
+    o.filter = MAIL_HEADER_EXCEPT;
+    t = stream_all(fd, 0, sizeof(hdr) - 1, &o);
+    assert_string_equal(t, "From: a@example.org\r\nX-Broken line without colon\r\n\r\n");
+    free(t);
+    uint64_t size;
+    bool nul;
+    assert_int_equal(mail_stream_measure(fd, 0, sizeof(hdr) - 1, &o, 0, UINT64_MAX, &size, &nul),
+                     0);
+    assert_int_equal(size, strlen("From: a@example.org\r\nX-Broken line without colon\r\n\r\n"));
+    assert_false(nul);
+    close(fd);
+    /* bare LF: converted first, the filter sees CRLF lines */
+    const char lf[] = "From: x\nSubject: y\n z\n\n";
+    fd = memfd_with(lf, sizeof(lf) - 1);
+    o = (struct mail_stream_opts){
+        .crlf = true, .filter = MAIL_HEADER_ONLY, .fields = only, .n_fields = 1};
+    t = stream_all(fd, 0, sizeof(lf) - 1, &o);
+    assert_string_equal(t, "Subject: y\r\n z\r\n\r\n");
+    free(t);
+    close(fd);
+}
+
+static void test_stream_decode_and_skip(void **state)
+{
+    (void)state;
+    const char b64[] = "aGVs\r\nbG8g\r\nd29y\r\nbGQ=\r\n";
+    int fd = memfd_with(b64, sizeof(b64) - 1);
+    struct mail_stream_opts o = {.decode = MAIL_DECODE_BASE64};
+    char *t = stream_all(fd, 0, sizeof(b64) - 1, &o);
+    assert_string_equal(t, "hello world");
+    free(t);
+    struct mail_stream *st = mail_stream_new(fd, 0, sizeof(b64) - 1, &o);
+    assert_false(mail_stream_is_plain(st));
+    assert_int_equal(mail_stream_skip(st, 6), 0);
+    struct buf b = BUF_INIT;
+    assert_int_equal(mail_stream_read(st, &b, 3), 3);
+    assert_memory_equal(b.data, "wor", 3);
+    buf_free(&b);
+    mail_stream_free(st);
+    close(fd);
+    /* quoted-printable with LF line ends: hard breaks become CRLF, an encoded
+     * LF stays one byte, soft breaks vanish, a NUL is kept */
+    const char qp[] = "a=3Db=\nc=0Ad\n=00e=";
+    fd = memfd_with(qp, sizeof(qp) - 1);
+    o = (struct mail_stream_opts){.crlf = true, .decode = MAIL_DECODE_QUOTED_PRINTABLE};
+    uint64_t size;
+    bool nul;
+    assert_int_equal(mail_stream_measure(fd, 0, sizeof(qp) - 1, &o, 0, 5, &size, &nul), 0);
+    assert_int_equal(size, 11); /* "a=bc" "\n" "d" "\r\n" "\0" "e" "=" */
+    assert_false(nul);          /* none in the first five bytes */
+    assert_int_equal(mail_stream_measure(fd, 0, sizeof(qp) - 1, &o, 8, 9, &size, &nul), 0);
+    assert_true(nul);
+    st = mail_stream_new(fd, 0, sizeof(qp) - 1, &o);
+    assert_int_equal(mail_stream_read(st, &b, 100), 11);
+    assert_memory_equal(b.data, "a=bc\nd\r\n\0e=", 11);
+    buf_free(&b);
+    mail_stream_free(st);
+    close(fd);
+    /* plain bytes: NULs replaced, skipping seeks, a short file ends early */
+    const char raw[] = "ab\0cd\nef";
+    fd = memfd_with(raw, sizeof(raw) - 1);
+    o = (struct mail_stream_opts){.nul_to_0x80 = true};
+    assert_int_equal(mail_range_has_nul(fd, 0, sizeof(raw) - 1), 1);
+    assert_int_equal(mail_range_has_nul(fd, 3, sizeof(raw) - 1), 0);
+    st = mail_stream_new(fd, 0, 100, &o);
+    assert_true(mail_stream_is_plain(st));
+    assert_int_equal(mail_stream_skip(st, 1), 0);
+    assert_int_equal(mail_stream_offset(st), 1);
+    assert_int_equal(mail_stream_read(st, &b, 100), 7);
+    assert_memory_equal(b.data,
+                        "b\x80"
+                        "cd\nef",
+                        7);
+    assert_int_equal(mail_stream_read(st, &b, 100), 0);
+    buf_free(&b);
+    mail_stream_free(st);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -700,6 +1119,11 @@ int main(void)
         cmocka_unit_test(test_corpus_matches_dovecot),
         cmocka_unit_test(test_corpus_chunk_independent),
         cmocka_unit_test(test_parse_fd),
+        cmocka_unit_test(test_part_locate_nested),
+        cmocka_unit_test(test_part_locate_single_part),
+        cmocka_unit_test(test_part_locate_corpus),
+        cmocka_unit_test(test_stream_header_fields),
+        cmocka_unit_test(test_stream_decode_and_skip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

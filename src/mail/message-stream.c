@@ -104,13 +104,20 @@ static void to_crlf(struct mail_stream *s, const char *in, size_t len, struct bu
         s->prev = in[len - 1];
 }
 
-static bool field_matches(const struct mail_stream *s)
+static bool name_is(const struct mail_stream *s, const char *name)
 {
     size_t n = s->name_len;
     while (n > 0 && (s->name[n - 1] == ' ' || s->name[n - 1] == '\t'))
         n--;
+    return strlen(name) == n && strncasecmp(name, s->name, n) == 0;
+}
+
+static bool field_matches(const struct mail_stream *s)
+{
+    if (s->opts.filter == MAIL_HEADER_CTE_BINARY)
+        return name_is(s, "Content-Transfer-Encoding");
     for (size_t i = 0; i < s->opts.n_fields; i++)
-        if (strlen(s->opts.fields[i]) == n && strncasecmp(s->opts.fields[i], s->name, n) == 0)
+        if (name_is(s, s->opts.fields[i]))
             return true;
     return false;
 }
@@ -121,6 +128,14 @@ static bool decide(struct mail_stream *s, bool has_name)
     bool match = has_name && field_matches(s);
     s->keep_field = s->opts.filter == MAIL_HEADER_ONLY ? match : !match;
     return s->keep_field;
+}
+
+/* The blank line is next: a decoded body's header says so last (where
+ * Dovecot puts it), its own Content-Transfer-Encoding fields dropped. */
+static void end_of_header(const struct mail_stream *s, struct buf *out)
+{
+    if (s->opts.filter == MAIL_HEADER_CTE_BINARY)
+        buf_puts(out, "Content-Transfer-Encoding: binary\r\n");
 }
 
 /* HEADER.FIELDS and HEADER.FIELDS.NOT (RFC 9051 §6.4.5.1): whole fields,
@@ -139,6 +154,7 @@ static void filter_header(struct mail_stream *s, const char *in, size_t len, str
                 if (s->keep_field)
                     buf_putc(out, c);
             } else if (c == '\n') {
+                end_of_header(s, out);
                 buf_putc(out, c);
                 s->hf = HF_DONE;
             } else if (c == '\r') {
@@ -151,6 +167,7 @@ static void filter_header(struct mail_stream *s, const char *in, size_t len, str
             break;
         case HF_CR_AT_START:
             if (c == '\n') {
+                end_of_header(s, out);
                 buf_puts(out, "\r\n");
                 s->hf = HF_DONE;
                 break;
@@ -164,6 +181,7 @@ static void filter_header(struct mail_stream *s, const char *in, size_t len, str
             if (c == ':' || c == '\n' || s->name_len == sizeof(s->name)) {
                 /* a line without a colon has no name and matches nothing */
                 bool keep = decide(s, c == ':' && s->name_len < sizeof(s->name));
+
                 if (keep) {
                     buf_append(out, s->name, s->name_len);
                     buf_putc(out, c);
@@ -186,16 +204,25 @@ static void filter_header(struct mail_stream *s, const char *in, size_t len, str
     }
 }
 
-/* Turns the stored bytes in[0..len) into output in s->pend. */
+/* The bytes at the stream's position are header bytes that the filter sees. */
+static bool in_header(const struct mail_stream *s)
+{
+    return s->opts.filter != MAIL_HEADER_ALL &&
+           (s->opts.body_start == 0 || s->pos < s->opts.body_start);
+}
+
+/* Turns the stored bytes in[0..len) at the stream's position into output in
+ * s->pend. */
 static void transform(struct mail_stream *s, const char *in, size_t len)
 {
+    bool header = in_header(s);
     if (s->opts.crlf) {
         buf_reset(&s->crlf_tmp);
         to_crlf(s, in, len, &s->crlf_tmp);
         in = s->crlf_tmp.data ? s->crlf_tmp.data : "";
         len = s->crlf_tmp.len;
     }
-    if (s->opts.filter != MAIL_HEADER_ALL)
+    if (header)
         filter_header(s, in, len, &s->pend);
     else if (s->opts.decode == MAIL_DECODE_BASE64)
         b64_decode(&s->b64, in, len, &s->pend);
@@ -208,7 +235,7 @@ static void transform(struct mail_stream *s, const char *in, size_t len)
 /* The end of the range: what the filter or decoder still holds. */
 static void finish(struct mail_stream *s)
 {
-    if (s->opts.filter != MAIL_HEADER_ALL) {
+    if (s->opts.filter != MAIL_HEADER_ALL && s->opts.body_start == 0) {
         if (s->hf == HF_NAME && decide(s, false))
             buf_append(&s->pend, s->name, s->name_len);
         else if (s->hf == HF_CR_AT_START && decide(s, false))
@@ -234,6 +261,8 @@ static int fill(struct mail_stream *s)
             break;
         }
         uint64_t want = s->end - s->pos;
+        if (in_header(s) && s->opts.body_start && s->opts.body_start - s->pos < want)
+            want = s->opts.body_start - s->pos; /* a chunk is header or body */
         ssize_t n = pread(s->fd, s->chunk, want < STREAM_CHUNK ? (size_t)want : STREAM_CHUNK,
                           (off_t)s->pos);
         if (n < 0 && errno == EINTR)
@@ -245,8 +274,8 @@ static int fill(struct mail_stream *s)
             s->end = s->pos;
             continue;
         }
-        s->pos += (uint64_t)n;
         transform(s, s->chunk, (size_t)n);
+        s->pos += (uint64_t)n;
     }
     if (s->opts.nul_to_0x80)
         for (size_t i = 0; i < s->pend.len; i++)

@@ -25,6 +25,10 @@ enum mail_header_filter {
     MAIL_HEADER_ALL,
     MAIL_HEADER_ONLY,   /* HEADER.FIELDS: the named fields */
     MAIL_HEADER_EXCEPT, /* HEADER.FIELDS.NOT: all but the named fields */
+    /* all fields but Content-Transfer-Encoding, and "Content-Transfer-
+     * Encoding: binary" at the end: the header of a whole message whose body
+     * is decoded (BINARY[], as Dovecot sends it) */
+    MAIL_HEADER_CTE_BINARY,
 };
 
 struct mail_stream_opts {
@@ -41,6 +45,11 @@ struct mail_stream_opts {
     enum mail_header_filter filter;
     const char *const *fields;
     size_t n_fields;
+    /* When not 0: the range holds a header and then, from this offset of the
+     * file, a body; the filter applies to the header, the decoding to the
+     * body. When 0, the filter (if any) applies to the whole range, else the
+     * decoding does. */
+    uint64_t body_start;
 };
 
 struct mail_stream;

@@ -313,6 +313,12 @@ static void part_end(struct mime_parser *mp, struct mime_part *p, uint64_t end, 
         p->body_start = end > p->header_start ? end : p->header_start;
         p->phys_body_start = phys_end > p->phys_header_start ? phys_end : p->phys_header_start;
         p->header_ended = true;
+    } else if (end < p->body_start) {
+        /* a delimiter right after the blank line: that line end is the
+         * delimiter's, so the header ends before it (as in Dovecot) */
+        p->body_start = end > p->header_start ? end : p->header_start;
+        if (phys_end < p->phys_body_start)
+            p->phys_body_start = phys_end > p->phys_header_start ? phys_end : p->phys_header_start;
     }
     p->body_size = end > p->body_start ? end - p->body_start : 0;
     p->body_lines = lines > p->lines_start ? lines - p->lines_start : 0;

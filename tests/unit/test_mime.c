@@ -897,6 +897,22 @@ static void test_part_locate_single_part(void **state)
     assert_int_equal(info.header.end, 16);
     assert_int_equal(info.body.start, 16);
     close(fd);
+    /* a part whose blank line a delimiter follows at once: that line end is
+     * the delimiter's, the header ends before it and the body is empty
+     * (Dovecot's BODY[2.MIME] of such a part has no blank line) */
+    const char empty[] = "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+                         "--b\r\n\r\none\r\n"
+                         "--b\r\nContent-Type: image/gif\r\n\r\n"
+                         "--b--\r\n";
+    int efd = memfd_with(empty, sizeof(empty) - 1);
+    uint32_t two[] = {2};
+    assert_int_equal(mail_part_locate(efd, two, 1, false, &info), 1);
+    t = range_text(efd, &info.header);
+    assert_string_equal(t, "Content-Type: image/gif\r\n");
+    free(t);
+    assert_int_equal(info.body.vsize, 0);
+    assert_int_equal(info.body.start, info.header.end);
+    close(efd);
     /* a message without a blank line is all header */
     const char hdr[] = "Subject: no body\r\n";
     fd = memfd_with(hdr, sizeof(hdr) - 1);
@@ -1079,6 +1095,20 @@ static void test_stream_decode_and_skip(void **state)
     assert_memory_equal(b.data, "a=bc\nd\r\n\0e=", 11);
     buf_free(&b);
     mail_stream_free(st);
+    close(fd);
+    /* a whole message for BINARY[]: its header with the encoding made
+     * "binary", then its body decoded */
+    const char whole[] = "From: a@example.org\nContent-Transfer-Encoding:\n base64\nX: y\n\n"
+                         "aGVsbG8g\nd29ybGQ=\n";
+    fd = memfd_with(whole, sizeof(whole) - 1);
+    o = (struct mail_stream_opts){.crlf = true,
+                                  .filter = MAIL_HEADER_CTE_BINARY,
+                                  .decode = MAIL_DECODE_BASE64,
+                                  .body_start = (uint64_t)(strstr(whole, "\n\n") + 2 - whole)};
+    t = stream_all(fd, 0, sizeof(whole) - 1, &o);
+    assert_string_equal(t, "From: a@example.org\r\nX: y\r\nContent-Transfer-Encoding: "
+                           "binary\r\n\r\nhello world");
+    free(t);
     close(fd);
     /* plain bytes: NULs replaced, skipping seeks, a short file ends early */
     const char raw[] = "ab\0cd\nef";

@@ -8,6 +8,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <openssl/err.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -198,6 +199,25 @@ void conn_printf(struct conn *c, const char *fmt, ...)
     va_start(ap, fmt);
     evbuffer_add_vprintf(bufferevent_get_output(c->bev), fmt, ap);
     va_end(ap);
+}
+
+bool conn_write_file(struct conn *c, int fd, uint64_t offset, uint64_t len)
+{
+    if (!c->bev || c->closing || c->tls || len > INT64_MAX || offset > INT64_MAX)
+        return false;
+    int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0)
+        return false;
+    struct evbuffer_file_segment *seg =
+        evbuffer_file_segment_new(copy, (ev_off_t)offset, (ev_off_t)len, EVBUF_FS_CLOSE_ON_FREE);
+    if (!seg) {
+        close(copy);
+        return false;
+    }
+    int r = evbuffer_add_file_segment(bufferevent_get_output(c->bev), seg, 0, (ev_off_t)len);
+    /* the buffer holds its own reference while the bytes wait */
+    evbuffer_file_segment_free(seg);
+    return r == 0;
 }
 
 size_t conn_output_pending(const struct conn *c)

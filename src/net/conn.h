@@ -7,6 +7,7 @@
 #include <event2/buffer.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 struct conn;
@@ -84,6 +85,13 @@ struct conn {
 
 void conn_write(struct conn *c, const void *data, size_t len);
 __attribute__((format(printf, 2, 3))) void conn_printf(struct conn *c, const char *fmt, ...);
+/* Queues len bytes of fd from offset to be sent straight from the file
+ * (sendfile, through an evbuffer file segment): for a large FETCH BODY[]
+ * literal, which then never passes through memory. Plaintext connections
+ * only: on TLS the bytes must go through OpenSSL, and this returns false for
+ * the caller to write them itself (a FETCH reads them in bounded chunks on
+ * the store's threads). The fd stays the caller's: a duplicate is queued. */
+bool conn_write_file(struct conn *c, int fd, uint64_t offset, uint64_t len);
 /* Bytes waiting to be sent. */
 size_t conn_output_pending(const struct conn *c);
 /* Calls ops->output_drained once, from the loop, when the output is at or

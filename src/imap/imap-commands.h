@@ -119,6 +119,7 @@ enum imap_parse_result imap_cmd_parse_more(struct imap_cmd *cmd);
 imap_cmd_fn cmd_capability, cmd_logout, cmd_id, cmd_enable;             /* cmd-any.c */
 imap_cmd_fn cmd_starttls, cmd_login, cmd_authenticate;                  /* cmd-login.c */
 imap_cmd_fn cmd_append;                                                 /* cmd-append.c */
+imap_cmd_fn cmd_msg_fetch;                                              /* cmd-fetch.c */
 imap_cmd_fn cmd_select, cmd_examine, cmd_close, cmd_unselect, cmd_noop; /* cmd-select.c */
 imap_cmd_fn cmd_create, cmd_delete, cmd_rename, cmd_subscribe, cmd_unsubscribe; /* cmd-mailbox.c */
 imap_cmd_fn cmd_list, cmd_lsub, cmd_namespace, cmd_status;                     /* cmd-list.c */

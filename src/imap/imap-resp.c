@@ -14,6 +14,7 @@ static const char *const code_names[] = {
     [IMAP_CODE_AUTHORIZATIONFAILED] = "AUTHORIZATIONFAILED",
     [IMAP_CODE_CANNOT] = "CANNOT",
     [IMAP_CODE_CLIENTBUG] = "CLIENTBUG",
+    [IMAP_CODE_EXPUNGEISSUED] = "EXPUNGEISSUED",
     [IMAP_CODE_INUSE] = "INUSE",
     [IMAP_CODE_LIMIT] = "LIMIT",
     [IMAP_CODE_NONEXISTENT] = "NONEXISTENT",
@@ -24,6 +25,7 @@ static const char *const code_names[] = {
     [IMAP_CODE_TOOBIG] = "TOOBIG",
     [IMAP_CODE_TRYCREATE] = "TRYCREATE",
     [IMAP_CODE_UNAVAILABLE] = "UNAVAILABLE",
+    [IMAP_CODE_UNKNOWN_CTE] = "UNKNOWN-CTE",
 };
 
 static const char *const status_names[] = {[IMAP_OK] = "OK", [IMAP_NO] = "NO", [IMAP_BAD] = "BAD"};

@@ -16,6 +16,7 @@
 #include "imap/imap-msgset.h"
 #include "imap/imap-resp.h"
 #include "imap/imap-store.h"
+#include "imap/imap-sync.h"
 #include "imap/session.h"
 #include "lib-imap/imap-arg.h"
 #include "lib-imap/imap-format.h"
@@ -96,7 +97,12 @@ struct fetch_state {
     unsigned want; /* store_fetch_want bits */
     bool uid_set;  /* the set is UIDs (UID FETCH, or "$"), else sequence numbers */
     bool set_seen; /* a body item without .PEEK, in a read-write mailbox */
-    bool has_flags_item;
+    bool has_flags_item, has_uid_item, has_modseq_item;
+    /* RFC 7162 §3.1: CONDSTORE is on; a message this FETCH gave \Seen goes
+     * out with its UID and MODSEQ too (§3.2.4) */
+    bool condstore;
+    /* UID FETCH ... (CHANGEDSINCE n VANISHED), RFC 7162 §3.2.6 */
+    bool vanished;
     bool plaintext; /* the connection may use sendfile */
     uint64_t changedsince;
     struct imap_seq_range *ranges;
@@ -490,21 +496,34 @@ static bool parse_items(struct fetch_state *st, const struct imap_arg *arg, cons
     return true;
 }
 
-/* fetch-modifier (RFC 4466 §2.4): CHANGEDSINCE of RFC 7162 §3.1.4. */
-static bool parse_modifiers(struct fetch_state *st, const struct imap_arg *arg, const char **why)
+/* fetch-modifier (RFC 4466 §2.4): CHANGEDSINCE of RFC 7162 §3.1.4, and
+ * VANISHED of §3.2.6 (UID FETCH only, with CHANGEDSINCE, after ENABLE
+ * QRESYNC). */
+static bool parse_modifiers(struct fetch_state *st, const struct imap_cmd *cmd,
+                            const struct imap_arg *arg, const char **why)
 {
     const struct imap_arg *list;
     size_t n;
     *why = "Invalid FETCH modifiers.";
-    if (!imap_arg_get_list(arg, &list, &n) || n == 0 || n % 2 != 0)
+    if (!imap_arg_get_list(arg, &list, &n) || n == 0)
         return false;
-    for (size_t i = 0; i < n; i += 2) {
-        if (!imap_arg_is(&list[i], "CHANGEDSINCE")) {
+    for (size_t i = 0; i < n; i++) {
+        if (imap_arg_is(&list[i], "CHANGEDSINCE") && !st->changedsince) {
+            if (i + 1 == n || !imap_arg_get_number64(&list[++i], &st->changedsince) ||
+                st->changedsince == 0)
+                return false;
+        } else if (imap_arg_is(&list[i], "VANISHED") && !st->vanished) {
+            st->vanished = true;
+        } else {
             *why = "Unknown FETCH modifier.";
             return false;
         }
-        if (!imap_arg_get_number64(&list[i + 1], &st->changedsince) || st->changedsince == 0)
-            return false;
+    }
+    if (st->vanished && (!cmd->uid || !cmd->session->enabled_qresync || !st->changedsince)) {
+        *why = !cmd->uid                        ? "VANISHED is for UID FETCH."
+               : !cmd->session->enabled_qresync ? "VANISHED needs ENABLE QRESYNC first."
+                                                : "VANISHED goes with CHANGEDSINCE.";
+        return false;
     }
     return true;
 }
@@ -601,6 +620,15 @@ static bool seen_changed_has(struct fetch_state *st, uint32_t uid)
     return lo < u->count && u->uids[lo] == uid;
 }
 
+static void push_uid(struct store_uids *u, uint32_t uid)
+{
+    if (u->count == u->cap) {
+        u->cap = u->cap ? u->cap * 2 : 32;
+        u->uids = xrealloc(u->uids, u->cap * sizeof(*u->uids));
+    }
+    u->uids[u->count++] = uid;
+}
+
 /* Keeps the UIDs not yet written (from first on) and adds the new ones. */
 static void seen_changed_merge(struct fetch_state *st, uint32_t first, const struct store_uids *add)
 {
@@ -610,13 +638,8 @@ static void seen_changed_merge(struct fetch_state *st, uint32_t first, const str
         if (u->uids[i] >= first)
             u->uids[keep++] = u->uids[i];
     u->count = keep;
-    for (size_t i = 0; i < add->count; i++) {
-        if (u->count == u->cap) {
-            u->cap = u->cap ? u->cap * 2 : 32;
-            u->uids = xrealloc(u->uids, u->cap * sizeof(*u->uids));
-        }
-        u->uids[u->count++] = add->uids[i];
-    }
+    for (size_t i = 0; i < add->count; i++)
+        push_uid(u, add->uids[i]);
     /* both runs ascend; the merged list must too */
     for (size_t i = 1; i < u->count; i++)
         for (size_t j = i; j > 0 && u->uids[j - 1] > u->uids[j]; j--) {
@@ -1061,10 +1084,21 @@ static void begin_message(struct fetch_state *st, const struct store_message *ms
     st->message_start = out->len;
     buf_printf(out, "* %u FETCH (", seq);
     /* RFC 9051 §6.4.5: the flags this FETCH changed go out with it */
-    if (!st->has_flags_item && seen_changed_has(st, msg->uid)) {
-        item_sep(st, out);
-        buf_puts(out, "FLAGS ");
-        imap_write_flags(out, msg->flags & STORE_FLAGS_STORED, msg->keywords, msg->keyword_count);
+    if (seen_changed_has(st, msg->uid)) {
+        if (!st->has_flags_item) {
+            item_sep(st, out);
+            buf_puts(out, "FLAGS ");
+            imap_write_flags(out, msg->flags & STORE_FLAGS_STORED, msg->keywords,
+                             msg->keyword_count);
+        }
+        if (st->condstore && !st->has_uid_item) {
+            item_sep(st, out);
+            buf_printf(out, "UID %u", msg->uid);
+        }
+        if (st->condstore && !st->has_modseq_item) {
+            item_sep(st, out);
+            buf_printf(out, "MODSEQ (%llu)", (unsigned long long)msg->modseq);
+        }
     }
 }
 
@@ -1139,9 +1173,25 @@ static int fetch_batch(struct fetch_state *st, struct store_mailbox *m,
     if (st->set_seen) {
         struct store_flags_result res;
         memset(&res, 0, sizeof(res));
+        struct store_uids told = {0}, others = {0};
         r = store_set_flags(m, ranges, nr, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0, 0, &res, err);
+        /* what changed is told here, so that the sync at the command's end
+         * does not tell it again: this FETCH's \Seen with its messages, and
+         * what other sessions changed meanwhile at once */
         if (r == 0)
+            r = store_mailbox_flag_changes(m, true, &told, err);
+        if (r == 0) {
             seen_changed_merge(st, view->uids[idx[0]], &res.changed);
+            for (size_t i = 0, j = 0; i < told.count; i++) {
+                while (j < res.changed.count && res.changed.uids[j] < told.uids[i])
+                    j++;
+                if (j == res.changed.count || res.changed.uids[j] != told.uids[i])
+                    push_uid(&others, told.uids[i]);
+            }
+            r = imap_sync_write_flags_modseq(m, others.uids, others.count, st->condstore, out, err);
+        }
+        store_uids_free(&told);
+        store_uids_free(&others);
         store_flags_result_free(&res);
         if (r < 0)
             return r;
@@ -1192,6 +1242,33 @@ static int fetch_batch(struct fetch_state *st, struct store_mailbox *m,
     return 0;
 }
 
+/* RFC 7162 §3.2.6: the UIDs of the set expunged since CHANGEDSINCE, before
+ * any FETCH response. */
+static int write_vanished(const struct fetch_state *st, struct store_mailbox *m, struct buf *out,
+                          struct buf *err)
+{
+    if (st->n_ranges == 0)
+        return 0;
+    struct store_uid_range *set = xcalloc(st->n_ranges, sizeof(*set));
+    for (size_t i = 0; i < st->n_ranges; i++)
+        set[i] = (struct store_uid_range){st->ranges[i].first, st->ranges[i].last};
+    struct store_uid_range *gone = NULL;
+    size_t ngone = 0;
+    int r = store_mailbox_vanished(m, st->changedsince, set, st->n_ranges, &gone, &ngone, err);
+    free(set);
+    for (size_t i = 0; r == 0 && i < ngone; i++) {
+        buf_puts(out, i ? "," : "* VANISHED (EARLIER) ");
+        if (gone[i].first == gone[i].last)
+            buf_printf(out, "%u", gone[i].first);
+        else
+            buf_printf(out, "%u:%u", gone[i].first, gone[i].last);
+    }
+    if (r == 0 && ngone)
+        buf_puts(out, "\r\n");
+    free(gone);
+    return r;
+}
+
 static int fetch_work(struct imap_store_side *side, void *data, struct buf *out, struct buf *err)
 {
     struct fetch_state *st = ((struct fetch_job *)data)->st;
@@ -1207,6 +1284,11 @@ static int fetch_work(struct imap_store_side *side, void *data, struct buf *out,
             st->bad_set = true;
             st->done = true;
             return 0;
+        }
+        if (st->vanished) {
+            int r = write_vanished(st, m, out, err);
+            if (r < 0)
+                return r;
         }
     }
     while (!st->done && !st->sendfile && out->len < FETCH_SLICE) {
@@ -1325,13 +1407,14 @@ enum imap_cmd_result cmd_msg_fetch(struct imap_cmd *cmd)
         st->ranges[i] = (struct imap_seq_range){set.ranges[i].first, set.ranges[i].last};
     imap_msgset_free(&set);
     st->plaintext = !s->conn->tls;
-    /* UID FETCH answers with UIDs (RFC 9051 §6.4.9) */
+    /* UID FETCH answers with UIDs (RFC 9051 §6.4.9); its own UID item comes
+     * first, a UID the client asked for too is dropped below */
     if (cmd->uid && !add_simple(st, "UID", &why))
         return fetch_bad(cmd, why);
     if (!parse_items(st, &cmd->args[1], &why))
         return fetch_bad(cmd, why);
     if (cmd->n_args == 3) {
-        if (!parse_modifiers(st, &cmd->args[2], &why))
+        if (!parse_modifiers(st, cmd, &cmd->args[2], &why))
             return fetch_bad(cmd, why);
         /* RFC 7162 §3.1.4: CHANGEDSINCE implies MODSEQ */
         bool has_modseq = false;
@@ -1354,9 +1437,12 @@ enum imap_cmd_result cmd_msg_fetch(struct imap_cmd *cmd)
                 continue;
             }
             has_uid = true;
+            st->has_uid_item = true;
         }
         if (it->kind == ITEM_FLAGS)
             st->has_flags_item = true;
+        if (it->kind == ITEM_MODSEQ)
+            st->has_modseq_item = true;
         if (it->kind == ITEM_ENVELOPE)
             st->want |= STORE_FETCH_ENVELOPE;
         if (it->kind == ITEM_BODY)
@@ -1367,5 +1453,9 @@ enum imap_cmd_result cmd_msg_fetch(struct imap_cmd *cmd)
         if (it->kind == ITEM_SECTION && !it->peek && !s->selected_readonly)
             st->set_seen = true;
     }
+    /* RFC 7162 §3.1: MODSEQ and CHANGEDSINCE enable CONDSTORE */
+    if (st->has_modseq_item)
+        imap_session_enable_condstore(s);
+    st->condstore = s->enabled_condstore;
     return fetch_next(cmd);
 }

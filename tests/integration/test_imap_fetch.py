@@ -20,7 +20,7 @@ from test_command_budget import reset_peak, status_kib
 
 CORPUS = os.path.join(REPO, "tests", "data", "mime")
 
-USERS = ("fa", "fb", "fc", "fd", "fe", "ff", "fg", "fh", "fi", "fj", "fk", "fl", "fm", "fn",
+USERS = ("fa", "fb", "fc", "fd", "fe", "ff", "fg", "fh", "fi", "fj", "fk", "fl", "fm", "fn", "fw",
          "fo", "fp", "fq", "fr", "fs", "ft", "fu", "fv")
 
 SIMPLE = (b"From: Alice <alice@example.org>\r\nTo: bob@example.org\r\nSubject: hello\r\n"
@@ -508,6 +508,53 @@ class FetchTest(ServerTestCase):
         self.assertGreater(got[2]["MODSEQ"][0], top)
         got, _ = s.fetch(f"d UID FETCH 1:* (FLAGS) (CHANGEDSINCE {got[2]['MODSEQ'][0]})")
         self.assertEqual(got, {})
+
+    def test_condstore_seen_and_vanished(self):
+        """RFC 7162 §3.2.4: once CONDSTORE is on, a message a FETCH gives
+        \\Seen goes out with its UID and MODSEQ; §3.2.6: UID FETCH's VANISHED
+        modifier tells the UIDs expunged since CHANGEDSINCE, before the
+        FETCH responses, and needs ENABLE QRESYNC."""
+        s = self.session("ft")
+        for _ in range(4):
+            s.append(SIMPLE)
+        s.command("s SELECT INBOX")
+        self.assertRegex(s.command("v UID FETCH 1:* FLAGS (CHANGEDSINCE 1 VANISHED)")[1],
+                         r"^v BAD ")
+        s.command("a FETCH 1 MODSEQ")  # a CONDSTORE enabling command
+        untagged, tagged = s.command("b FETCH 2 BODY[TEXT]<0.2>")
+        self.assertEqual(tagged, "b OK FETCH completed.")
+        self.assertEqual(len(untagged), 1)
+        self.assertRegex(untagged[0], rb"^\* 2 FETCH \(FLAGS \(\\Seen\) UID 2 MODSEQ \(\d+\) "
+                                      rb"BODY\[TEXT\]<0> \{2\}\r\nHi\)\r\n$")
+        top = max(v["MODSEQ"][0] for v in s.fetch("c FETCH 1:* MODSEQ")[0].values())
+        s.command("d STORE 3 +FLAGS.SILENT (\\Deleted)")
+        self.assertOk(s.command("e EXPUNGE")[1], "e")
+        self.assertEqual(s.command("f ENABLE QRESYNC")[1], "f OK ENABLE completed.")
+        for bad in ("FETCH 1:* FLAGS (CHANGEDSINCE 1 VANISHED)",
+                    "UID FETCH 1:* FLAGS (VANISHED)",
+                    "UID FETCH 1:* FLAGS (CHANGEDSINCE 1 VANISHED VANISHED)"):
+            self.assertRegex(s.command(f"g {bad}")[1], r"^g BAD ", bad)
+        untagged, tagged = s.command(f"h UID FETCH 1:* FLAGS (CHANGEDSINCE {top} VANISHED)")
+        self.assertEqual(tagged, "h OK UID FETCH completed.")
+        self.assertEqual(untagged, [b"* VANISHED (EARLIER) 3\r\n"])
+
+    def test_flags_changed_elsewhere_told_once(self):
+        """What another session changed is told once, whether by the FETCH
+        that set \\Seen or at its end, and this FETCH's \\Seen only with its
+        message."""
+        s = self.session("fu")
+        for _ in range(3):
+            s.append(SIMPLE)
+        s.command("s SELECT INBOX")
+        other = self.session("fu")
+        other.command("s SELECT INBOX")
+        self.assertOk(other.command("t STORE 3 +FLAGS.SILENT (\\Flagged)")[1], "t")
+        untagged, tagged = s.command("a FETCH 1 BODY[TEXT]<0.2>")
+        self.assertEqual(tagged, "a OK FETCH completed.")
+        self.assertEqual(sorted(untagged), [
+            b"* 1 FETCH (FLAGS (\\Seen) BODY[TEXT]<0> {2}\r\nHi)\r\n",
+            b"* 3 FETCH (UID 3 FLAGS (\\Flagged))\r\n"])
+        self.assertEqual(s.command("b NOOP"), ([], "b OK NOOP completed."))
 
     def test_message_expunged_by_another_session(self):
         s = self.session("fn")

@@ -118,10 +118,17 @@ static size_t read_digits(const char **p, long *out)
     return n;
 }
 
-/* RFC 5322 §3.3 date-time, with the obsolete zones of §4.3; 0 when it
- * cannot be read. */
 time_t mail_parse_date(const char *s)
 {
+    int zone;
+    return mail_parse_date_zone(s, &zone);
+}
+
+/* RFC 5322 §3.3 date-time, with the obsolete zones of §4.3; 0 when it
+ * cannot be read. */
+time_t mail_parse_date_zone(const char *s, int *zone_seconds)
+{
+    *zone_seconds = 0;
     if (!s)
         return 0;
     const char *p = s;
@@ -195,6 +202,7 @@ time_t mail_parse_date(const char *s)
     time_t t = timegm(&tm);
     if (t == (time_t)-1)
         return 0;
+    *zone_seconds = (int)offset;
     return t - offset;
 }
 

@@ -48,5 +48,9 @@ void mail_summary_free(struct mail_summary *s);
 /* RFC 5322 §3.3 date-time (obsolete forms of §4.3 too) as a time_t; 0 when
  * missing or unreadable. For SEARCH SENTBEFORE/SENTON/SENTSINCE. */
 time_t mail_parse_date(const char *value);
+/* The same, and the zone the date was written in, in seconds east of UTC
+ * (0 when it is 0 or unknown): SEARCH SENTON and its kin compare the date as
+ * its writer's clock read it (RFC 9051 §6.4.4). */
+time_t mail_parse_date_zone(const char *value, int *zone_seconds);
 
 #endif

@@ -237,12 +237,18 @@ int index_search_text(sqlite3 *db, int64_t mailbox_id, enum store_search_field f
             buf_puts(&q, " AND ");
         buf_puts(&q, col);
         buf_putc(&q, '"');
-        for (; *p && *p != ' ' && *p != '\t'; p++) {
+        const char *end = p;
+        while (*end && *end != ' ' && *end != '\t')
+            end++;
+        /* "word*": a prefix query (FTS5's "word" *) */
+        bool prefix = end - p > 1 && end[-1] == '*';
+        for (; p < end - (prefix ? 1 : 0); p++) {
             if (*p == '"')
                 buf_putc(&q, '"');
             buf_putc(&q, *p);
         }
-        buf_putc(&q, '"');
+        p = end;
+        buf_puts(&q, prefix ? "\" *" : "\"");
     }
     int r = 0;
     if (q.len == 0) {

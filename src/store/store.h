@@ -373,6 +373,7 @@ enum store_search_field {
     STORE_SEARCH_BODY,   /* body text only */
     STORE_SEARCH_HEADER, /* header text only */
 };
+/* A word ending in '*' matches as a prefix ("meet*": meeting, meets). */
 int store_search_text(struct store_mailbox *m, enum store_search_field field, const char *words,
                       struct store_uids *out, struct buf *err);
 
@@ -393,6 +394,44 @@ int store_mailbox_changed_since(struct store_mailbox *m, uint64_t modseq,
 int store_mailbox_vanished(struct store_mailbox *m, uint64_t modseq,
                            const struct store_uid_range *set, size_t nset,
                            struct store_uid_range **out, size_t *nout, struct buf *err);
+
+/* SEARCH's substring semantics on top of the word index (src/store/search.c):
+ * the UIDs (ascending) of the messages whose text may contain `needle`, a
+ * superset of those that do, from the whole words and the last word's prefix
+ * that any text containing needle must have. *narrowed is false (and out
+ * untouched) when the index cannot tell ("ello" may be inside any word):
+ * every message is a candidate then. The caller confirms each candidate in
+ * the text itself (store_text_*). */
+int store_search_substring(struct store_mailbox *m, enum store_search_field field,
+                           const char *needle, size_t len, struct store_uids *out, bool *narrowed,
+                           struct buf *err);
+
+/* The text the full-text index holds for each message with a UID in set
+ * (ascending; set NULL for all): the top-level header fields decoded, one
+ * "Name: value" a line, and the body text (transfer encodings decoded, UTF-8,
+ * HTML reduced, capped at SEARCH_TEXT_MAX), as the message parser made them
+ * when the message came in (mail/message.h). Strings owned by the iterator,
+ * valid until the next call; empty for a message without text. */
+struct store_text {
+    uint32_t uid;
+    const char *headers;
+    size_t headers_len;
+    const char *body;
+    size_t body_len;
+};
+struct store_text_iter;
+int store_text_begin(struct store_mailbox *m, const struct store_uid_range *set, size_t nset,
+                     struct store_text_iter **out, struct buf *err);
+/* 1 and *text set, 0 at the end, negative on error. */
+int store_text_next(struct store_text_iter *it, const struct store_text **text, struct buf *err);
+void store_text_end(struct store_text_iter *it);
+
+/* Makes the reads that follow one read transaction of the index (one
+ * snapshot, and one lock taken instead of one per statement: the cost of
+ * reading many messages one by one) until store_read_end. Nothing may be
+ * written in between. */
+int store_read_begin(struct store_mailbox *m, struct buf *err);
+void store_read_end(struct store_mailbox *m);
 
 /* ---- change notification between processes (IDLE, NOTIFY) ---- */
 

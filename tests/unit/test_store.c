@@ -987,6 +987,92 @@ static void test_search(void **state)
 
 /* Two processes on one mailbox: each change is seen through inotify in well
  * under a second. */
+/* SEARCH's substring semantics: the index narrows to a superset of the
+ * messages holding the needle, or says it cannot; the text it keeps is there
+ * to confirm each candidate. */
+static void test_search_substring(void **state)
+{
+    struct ctx *c = *state;
+    struct store *s = open_store(c, STORE_OPEN_NO_SPECIAL_USE);
+    struct store_mailbox *m = open_mbox(s, "INBOX");
+    static const char *const msgs[] = {
+        "Subject: one\r\n\r\nthe meeting tomorrow morning\r\n",
+        "Subject: two\r\n\r\nno meetings tomorrow\r\n",
+        "Subject: three\r\n\r\nshell of a nut\r\n",
+        "Subject: =?utf-8?q?K=C3=A4se?=\r\n\r\n=?utf-8?q?not_decoded_in_a_body?=\r\n",
+    };
+    for (size_t i = 0; i < 4; i++)
+        append(m, msgs[i], 0);
+    assert_int_equal(store_mailbox_sync(m, NULL, NULL), 0);
+    struct store_uids u = {0};
+    bool narrowed = true;
+    /* one word: "ello" may be inside any word, the index cannot tell */
+    assert_int_equal(store_search_substring(m, STORE_SEARCH_BODY, "ello", 4, &u, &narrowed, NULL),
+                     0);
+    assert_false(narrowed);
+    assert_int_equal(u.count, 0);
+    /* "meeting tom": "meeting" may end a longer word, "tom" starts one */
+    assert_int_equal(
+        store_search_substring(m, STORE_SEARCH_BODY, "meeting tom", 11, &u, &narrowed, NULL), 0);
+    assert_true(narrowed);
+    assert_int_equal(u.count, 2);
+    assert_int_equal(u.uids[0], 1);
+    assert_int_equal(u.uids[1], 2);
+    store_uids_free(&u);
+    /* " nut": a whole word, or the start of one, after a separator */
+    assert_int_equal(store_search_substring(m, STORE_SEARCH_BODY, " NU", 3, &u, &narrowed, NULL),
+                     0);
+    assert_true(narrowed);
+    assert_int_equal(u.count, 1);
+    assert_int_equal(u.uids[0], 3);
+    store_uids_free(&u);
+    /* " - ": nothing the index keeps, no narrowing (not "no message") */
+    assert_int_equal(
+        store_search_substring(m, STORE_SEARCH_TEXT, "x \xe2\x80\x94 ", 6, &u, &narrowed, NULL), 0);
+    assert_false(narrowed);
+    /* the header field words are decoded: "k\xc3\xa4se" in the headers only */
+    assert_int_equal(
+        store_search_substring(m, STORE_SEARCH_HEADER, ": K\xc3\xa4se", 8, &u, &narrowed, NULL), 0);
+    assert_true(narrowed);
+    assert_int_equal(u.count, 1);
+    assert_int_equal(u.uids[0], 4);
+    store_uids_free(&u);
+    /* a prefix word: "morn*" */
+    assert_int_equal(store_search_text(m, STORE_SEARCH_BODY, "morn*", &u, NULL), 0);
+    assert_int_equal(u.count, 1);
+    store_uids_free(&u);
+
+    /* the text it keeps, for the UIDs asked, in order */
+    struct store_uid_range set[] = {{4, 4}, {2, 2}};
+    struct store_text_iter *it;
+    const struct store_text *t;
+    assert_int_equal(store_text_begin(m, set, 2, &it, NULL), 0);
+    assert_int_equal(store_text_next(it, &t, NULL), 1);
+    assert_int_equal(t->uid, 2);
+    assert_string_equal(t->body, "no meetings tomorrow\r\n");
+    assert_int_equal(t->body_len, strlen("no meetings tomorrow\r\n"));
+    assert_int_equal(store_text_next(it, &t, NULL), 1);
+    assert_int_equal(t->uid, 4);
+    assert_string_equal(t->headers, "Subject: K\xc3\xa4se\n");
+    assert_int_equal(store_text_next(it, &t, NULL), 0);
+    store_text_end(it);
+
+    /* one read transaction over many reads; the handle writes again after */
+    assert_int_equal(store_read_begin(m, NULL), 0);
+    struct store_fetch_iter *fit;
+    const struct store_message *msg;
+    assert_int_equal(store_fetch_begin(m, NULL, 0, 0, &fit, NULL), 0);
+    int n = 0;
+    while (store_fetch_next(fit, &msg, NULL) > 0)
+        n++;
+    store_fetch_end(fit);
+    store_read_end(m);
+    assert_int_equal(n, 4);
+    append(m, msgs[0], 0);
+    store_mailbox_close(m);
+    store_close(s);
+}
+
 static void test_notify(void **state)
 {
     struct ctx *c = *state;
@@ -1372,6 +1458,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dovecot_uidlist_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_maildir_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_search_substring, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_streaming_big, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_on_serial_queue, setup, teardown),

@@ -32,10 +32,13 @@ struct mail_parser {
 static void on_header(void *ctx, struct mime_part *part, const char *raw, size_t len)
 {
     struct mail_parser *p = ctx;
-    if (part->parent)
-        return;
-    size_t room = HEADER_FIELDS_MAX - p->header_fields.len;
-    buf_append(&p->header_fields, raw, len < room ? len : room);
+    if (!part->parent) {
+        size_t room = HEADER_FIELDS_MAX - p->header_fields.len;
+        buf_append(&p->header_fields, raw, len < room ? len : room);
+    }
+    /* SEARCH TEXT looks at every header, "including MIME header fields"
+     * (RFC 9051 §6.4.4), an attached message's too; BODY at none (as
+     * Dovecot does) */
     const char *name, *value;
     size_t nlen, vlen;
     if (p->search_headers.len < SEARCH_HEADERS_MAX &&
@@ -51,12 +54,24 @@ static void on_header(void *ctx, struct mime_part *part, const char *raw, size_t
     }
 }
 
+/* The parts SEARCH looks into (RFC 9051 §6.4.4 lets a server leave out the
+ * terminal parts other than text and message ones): text, and the message
+ * parts that are text themselves (delivery-status, disposition-notification,
+ * feedback-report, rfc822-headers); a message/rfc822's own parts are parts. */
+static bool searchable(const struct mime_part *part)
+{
+    if (mime_part_is_text(part))
+        return true;
+    return !(part->flags & (MIME_PART_MULTIPART | MIME_PART_RFC822)) && part->type &&
+           strcasecmp(part->type, "message") == 0;
+}
+
 static void on_header_end(void *ctx, struct mime_part *part)
 {
     struct mail_parser *p = ctx;
     if (!part->parent && p->header_fields.len < HEADER_FIELDS_MAX)
         buf_puts(&p->header_fields, "\r\n");
-    if (!mime_part_is_text(part))
+    if (!searchable(part))
         return; /* attachments other than text are not searched */
     const char *charset = mime_param_get(part->params, part->nparams, "charset");
     bool html = part->subtype && strcasecmp(part->subtype, "html") == 0;

@@ -25,7 +25,7 @@ struct mail_summary {
     size_t size;          /* total bytes */
     char *header_fields;  /* the top-level header block as it appears in the message, unfolded lines
                              kept raw: for a cache of HEADER.FIELDS; bounded (first 64 KiB) */
-    char *search_headers; /* decoded (RFC 2047) header text, UTF-8, for full-text SEARCH
+    char *search_headers; /* decoded (RFC 2047) header text of every part, UTF-8, for SEARCH
                              HEADER/FROM/TO/SUBJECT... */
     char *search_body;    /* body text for SEARCH BODY/TEXT: transfer encodings decoded, charsets
                              converted to UTF-8, HTML reduced to text, attachments other than text

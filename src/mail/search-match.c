@@ -136,18 +136,6 @@ bool search_text_has(const char *text, size_t len, const char *needle, size_t ne
     return memmem(scratch->data, scratch->len, needle, needle_len) != NULL;
 }
 
-/* Fields whose value is an address list (RFC 5322 §3.6.2, §3.6.3, §3.6.6). */
-static bool is_address_field(const char *name, size_t len)
-{
-    static const char *const names[] = {"From",      "Sender",    "Reply-To",    "To",
-                                        "Cc",        "Bcc",       "Resent-From", "Resent-Sender",
-                                        "Resent-To", "Resent-Cc", "Resent-Bcc"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strlen(names[i]) == len && strncasecmp(names[i], name, len) == 0)
-            return true;
-    return false;
-}
-
 /* "Name <user@domain>, group: a@b;" from an address list, as Dovecot writes
  * the list it matches FROM, TO, CC and BCC against. */
 static void write_addresses(const struct mail_address_list *list, struct buf *out)
@@ -242,6 +230,7 @@ static bool each_field(const char *headers, size_t len, header_field_fn *fn, voi
 
 struct has_ctx {
     const char *name;
+    enum search_field_form form;
     const char *needle;
     size_t needle_len;
     struct buf *scratch;
@@ -258,34 +247,36 @@ static bool field_has(void *arg, const char *name, size_t nlen, const char *valu
     char *unfolded = header_unfold(value, vlen);
     size_t ulen = strlen(unfolded);
     buf_reset(&c->decoded);
-    rfc2047_decode(unfolded, ulen, &c->decoded);
-    bool subject = nlen == 7 && strncasecmp(name, "Subject", 7) == 0;
-    if (subject)
-        compress_blanks(&c->decoded);
-    bool found =
-        search_text_has(c->decoded.data, c->decoded.len, c->needle, c->needle_len, c->scratch);
-    if (!found && is_address_field(name, nlen)) {
+    if (c->form == SEARCH_FIELD_ADDRESSES) {
         struct mail_address_list list = {0};
         address_list_parse(unfolded, ulen, &list);
+        /* the parser reads a bounded list (address.h): past it, the text */
+        bool cut = list.count >= ADDRESS_LIST_MAX || ulen > ADDRESS_LIST_TEXT_MAX;
         struct buf written = BUF_INIT;
         write_addresses(&list, &written);
         address_list_free(&list);
-        buf_reset(&c->decoded);
+        if (cut) {
+            buf_puts(&written, "\n");
+            buf_append(&written, unfolded, ulen);
+        }
         rfc2047_decode(buf_cstr(&written), written.len, &c->decoded);
         buf_free(&written);
-        found =
-            search_text_has(c->decoded.data, c->decoded.len, c->needle, c->needle_len, c->scratch);
+    } else {
+        rfc2047_decode(unfolded, ulen, &c->decoded);
+        if (c->form == SEARCH_FIELD_SUBJECT)
+            compress_blanks(&c->decoded);
     }
     free(unfolded);
-    return found;
+    return search_text_has(c->decoded.data, c->decoded.len, c->needle, c->needle_len, c->scratch);
 }
 
-bool search_header_has(const char *headers, size_t len, const char *name, const char *needle,
-                       size_t needle_len, struct buf *scratch)
+bool search_header_has(const char *headers, size_t len, const char *name,
+                       enum search_field_form form, const char *needle, size_t needle_len,
+                       struct buf *scratch)
 {
     if (!headers)
         return false;
-    struct has_ctx c = {name, needle, needle_len, scratch, BUF_INIT};
+    struct has_ctx c = {name, form, needle, needle_len, scratch, BUF_INIT};
     bool r = each_field(headers, len, field_has, &c);
     buf_free(&c.decoded);
     return r;

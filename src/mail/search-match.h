@@ -5,7 +5,7 @@
  * compared as bytes; header fields are found in the header section as the
  * store caches it, decoded as Dovecot decodes them for SEARCH: unfolded,
  * encoded words decoded, runs of blanks in Subject made one space, address
- * fields also in their normalised "Name <user@domain>" form. */
+ * fields in their normalised "Name <user@domain>" form. */
 #ifndef GANNET_MAIL_SEARCH_MATCH_H
 #define GANNET_MAIL_SEARCH_MATCH_H
 
@@ -25,12 +25,25 @@ void search_fold(const char *s, size_t len, struct buf *out);
 bool search_text_has(const char *text, size_t len, const char *needle, size_t needle_len,
                      struct buf *scratch);
 
+/* How a header field's value is compared (as Dovecot compares them). */
+enum search_field_form {
+    /* HEADER: the text after the colon, unfolded, encoded words decoded */
+    SEARCH_FIELD_TEXT,
+    /* SUBJECT: the same with runs of blanks made one space */
+    SEARCH_FIELD_SUBJECT,
+    /* FROM, TO, CC, BCC: the envelope's addresses (RFC 9051 §6.4.4), written
+     * "Name <user@domain>, group: a@b;", encoded words decoded; comments and
+     * what the address parser could not read are not part of it */
+    SEARCH_FIELD_ADDRESSES,
+};
+
 /* True if the header section (raw, as the store caches it: fields with their
  * folding, CRLF or LF) has a field named name (case-insensitively) whose
- * decoded value holds the folded needle; with an empty needle, if it has the
- * field at all (RFC 9051 §6.4.4 HEADER). */
-bool search_header_has(const char *headers, size_t len, const char *name, const char *needle,
-                       size_t needle_len, struct buf *scratch);
+ * value, in the given form, holds the folded needle; with an empty needle,
+ * if it has the field at all (RFC 9051 §6.4.4 HEADER). */
+bool search_header_has(const char *headers, size_t len, const char *name,
+                       enum search_field_form form, const char *needle, size_t needle_len,
+                       struct buf *scratch);
 
 /* The first Date: field of the header section as its writer's clock read it
  * (RFC 9051 §6.4.4 SENTBEFORE/SENTON/SENTSINCE disregard the zone): the time

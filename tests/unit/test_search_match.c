@@ -74,11 +74,11 @@ static const char headers[] =
     "\r\n"
     "Subject: not a header field, the body\r\n";
 
-static bool header_has(const char *name, const char *needle)
+static bool header_has(const char *name, enum search_field_form form, const char *needle)
 {
     struct buf n = BUF_INIT, scratch = BUF_INIT;
     search_fold(needle, strlen(needle), &n);
-    bool r = search_header_has(headers, strlen(headers), name, buf_cstr(&n), n.len, &scratch);
+    bool r = search_header_has(headers, strlen(headers), name, form, buf_cstr(&n), n.len, &scratch);
     buf_free(&n);
     buf_free(&scratch);
     return r;
@@ -87,27 +87,32 @@ static bool header_has(const char *name, const char *needle)
 static void test_header_fields(void **state)
 {
     (void)state;
-    /* encoded words decoded, case folded, the address as written */
-    assert_true(header_has("from", "andr\xc3\xa9 pirard"));
-    assert_true(header_has("From", "<pirard@VM1"));
-    assert_false(header_has("From", "=?ISO"));
-    /* groups and quoted names, in the normalised form too */
-    assert_true(header_has("To", "Smith, John <js@"));
-    assert_true(header_has("To", "undisclosed: a@example.org"));
-    /* a comment names the mailbox */
-    assert_true(header_has("Cc", "John Doe <jdoe@example.com>"));
-    /* folding undone; Subject's blanks made one */
-    assert_true(header_has("Received", "from x\tby y"));
-    assert_true(header_has("Subject", "re: many blanks"));
+    /* HEADER: the text after the colon, decoded, unfolded */
+    assert_true(header_has("from", SEARCH_FIELD_TEXT, "andr\xc3\xa9 pirard"));
+    assert_false(header_has("From", SEARCH_FIELD_TEXT, "=?ISO"));
+    assert_true(header_has("Received", SEARCH_FIELD_TEXT, "from x\tby y"));
+    assert_true(header_has("Cc", SEARCH_FIELD_TEXT, "(John Doe)"));
+    assert_true(header_has("Subject", SEARCH_FIELD_TEXT, "re:   many"));
+    /* FROM, TO, CC: the envelope's addresses; groups, quoted names */
+    assert_true(header_has("From", SEARCH_FIELD_ADDRESSES, "andr\xc3\xa9 pirard <pirard@VM1"));
+    assert_true(header_has("To", SEARCH_FIELD_ADDRESSES, "Smith, John <js@"));
+    assert_true(header_has("To", SEARCH_FIELD_ADDRESSES,
+                           "undisclosed: a@example.org, smith, john <js@example.org>;"));
+    assert_false(header_has("To", SEARCH_FIELD_ADDRESSES, "\"smith"));
+    /* a comment names the mailbox, and is no comment then */
+    assert_true(header_has("Cc", SEARCH_FIELD_ADDRESSES, "John Doe <jdoe@example.com>"));
+    assert_false(header_has("Cc", SEARCH_FIELD_ADDRESSES, "(john"));
+    /* SUBJECT: blanks made one */
+    assert_true(header_has("Subject", SEARCH_FIELD_SUBJECT, "re: many blanks"));
+    assert_false(header_has("Subject", SEARCH_FIELD_SUBJECT, "re:  many"));
     /* an empty string: the field is there */
-    assert_true(header_has("X-Empty", ""));
-    assert_true(header_has("x-empty", ""));
-    assert_false(header_has("X-Missing", ""));
-    assert_false(header_has("X-Empty", "a"));
-    /* the body is not the header */
-    assert_false(header_has("Subject", "not a header"));
-    /* only the value, not the name */
-    assert_false(header_has("Subject", "subject"));
+    assert_true(header_has("X-Empty", SEARCH_FIELD_TEXT, ""));
+    assert_true(header_has("x-empty", SEARCH_FIELD_TEXT, ""));
+    assert_false(header_has("X-Missing", SEARCH_FIELD_TEXT, ""));
+    assert_false(header_has("X-Empty", SEARCH_FIELD_TEXT, "a"));
+    /* the body is not the header; the value is not the name */
+    assert_false(header_has("Subject", SEARCH_FIELD_TEXT, "not a header"));
+    assert_false(header_has("Subject", SEARCH_FIELD_TEXT, "subject"));
 }
 
 static void test_sent_date(void **state)
@@ -128,13 +133,77 @@ static void test_sent_date(void **state)
     assert_false(search_header_sent_date(bad, strlen(bad), &t));
 }
 
+/* What the store indexes for SEARCH: the text of text parts and of the
+ * message parts that are text; every header for TEXT. */
+static void test_indexed_text(void **state)
+{
+    (void)state;
+    static const char msg[] =
+        "From: a@example.org\r\n"
+        "Subject: report\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n"
+        "\r\n"
+        "--b\r\n"
+        "Content-Type: text/plain\r\n"
+        "\r\n"
+        "Your message could not be delivered.\r\n"
+        "--b\r\n"
+        "Content-Type: message/delivery-status\r\n"
+        "\r\n"
+        "Reporting-MTA: dns; mx.example.org\r\n"
+        "--b\r\n"
+        "Content-Type: message/rfc822\r\n"
+        "\r\n"
+        "Subject: the lost one\r\n"
+        "\r\n"
+        "lost words\r\n"
+        "--b\r\n"
+        "Content-Type: application/octet-stream\r\n"
+        "\r\n"
+        "binary words\r\n"
+        "--b--\r\n";
+    struct mail_parser *p = mail_parser_new();
+    mail_parser_feed(p, msg, strlen(msg));
+    struct mail_summary sum;
+    mail_parser_finish(p, &sum);
+    mail_parser_free(p);
+    assert_non_null(strstr(sum.search_body, "could not be delivered"));
+    assert_non_null(strstr(sum.search_body, "Reporting-MTA: dns; mx.example.org"));
+    assert_non_null(strstr(sum.search_body, "lost words"));
+    assert_null(strstr(sum.search_body, "binary words"));
+    /* no header in the body text; every header in the header text */
+    assert_null(strstr(sum.search_body, "the lost one"));
+    assert_non_null(strstr(sum.search_headers, "Subject: report\n"));
+    assert_non_null(strstr(sum.search_headers, "Content-Type: message/delivery-status\n"));
+    assert_non_null(strstr(sum.search_headers, "Subject: the lost one\n"));
+    /* the header cache is the message's own header */
+    assert_null(strstr(sum.header_fields, "lost"));
+    mail_summary_free(&sum);
+}
+
+/* An address list longer than the parser reads is searched in its text. */
+static void test_long_address_list(void **state)
+{
+    (void)state;
+    struct buf h = BUF_INIT, n = BUF_INIT, scratch = BUF_INIT;
+    buf_puts(&h, "To: ");
+    for (int i = 0; i < 1500; i++)
+        buf_printf(&h, "%sp%d@example.org", i ? ", " : "", i);
+    buf_puts(&h, "\r\n\r\n");
+    search_fold("p1499@", 6, &n);
+    assert_true(
+        search_header_has(h.data, h.len, "To", SEARCH_FIELD_ADDRESSES, n.data, n.len, &scratch));
+    buf_free(&h);
+    buf_free(&n);
+    buf_free(&scratch);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fold),
-        cmocka_unit_test(test_substring),
-        cmocka_unit_test(test_header_fields),
-        cmocka_unit_test(test_sent_date),
+        cmocka_unit_test(test_fold),          cmocka_unit_test(test_substring),
+        cmocka_unit_test(test_header_fields), cmocka_unit_test(test_sent_date),
+        cmocka_unit_test(test_indexed_text),  cmocka_unit_test(test_long_address_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
  * it; NOOP and CHECK are answered at once, the session core's sync before
  * their completion telling what changed meanwhile. */
 #include "imap/imap-resp.h"
+#include "imap/imap-search.h"
 #include "imap/imap-store.h"
 #include "imap/imap-sync.h"
 #include "imap/session.h"
@@ -319,6 +320,7 @@ static enum imap_cmd_result select_or_examine(struct imap_cmd *cmd, bool readonl
     /* RFC 9051 §6.3.2: leaving one mailbox for another is announced */
     if (s->state == IMAP_STATE_SELECTED)
         imap_untagged(s, "OK [CLOSED] Previous mailbox closed.");
+    imap_search_saved_reset(s); /* "$" is the new mailbox's (RFC 9051 §6.4.4.1) */
     job->name = buf_steal(&name);
     job->readonly = readonly;
     job->imap4rev2 = s->enabled_imap4rev2;
@@ -354,6 +356,7 @@ static enum imap_cmd_result leave(struct imap_cmd *cmd, bool expunge)
         imap_cmd_reply(cmd, IMAP_BAD, IMAP_CODE_NONE, "No arguments expected.");
         return IMAP_CMD_DONE;
     }
+    imap_search_saved_reset(cmd->session);
     bool *flag = xmalloc(sizeof(*flag));
     /* EXAMINE is read-only: its CLOSE expunges nothing (RFC 9051 §6.4.1) */
     *flag = expunge && !cmd->session->selected_readonly;

@@ -46,6 +46,8 @@ static const struct imap_command_def commands[] = {
     {"UID COPY", IMAP_STATE_SELECTED, 0, cmd_copy},
     {"UID MOVE", IMAP_STATE_SELECTED, IMAP_CMD_FLAG_BREAKS_SEQS, cmd_move},
     {"UID EXPUNGE", IMAP_STATE_SELECTED, IMAP_CMD_FLAG_BREAKS_SEQS, cmd_expunge},
+    {"SEARCH", IMAP_STATE_SELECTED, IMAP_CMD_FLAG_USES_SEQS, cmd_search},
+    {"UID SEARCH", IMAP_STATE_SELECTED, 0, cmd_search},
 };
 
 const struct imap_command_def *imap_command_find(const char *name, const char *uid_subcommand)

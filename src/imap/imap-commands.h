@@ -127,6 +127,7 @@ imap_cmd_fn cmd_store;                                                  /* cmd-s
 imap_cmd_fn cmd_expunge;                                                /* cmd-expunge.c */
 imap_cmd_fn cmd_copy, cmd_move;                                         /* cmd-copy.c */
 imap_cmd_fn cmd_idle;                                                   /* cmd-idle.c */
+imap_cmd_fn cmd_search;                                                 /* cmd-search.c */
 
 /* How IMAP words the answers of a login (cmd-login.c). */
 struct login_callbacks;

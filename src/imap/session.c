@@ -37,7 +37,7 @@ void imap_capabilities(const struct imap_session *s, struct buf *out)
     buf_puts(out, "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE");
     if (s->state != IMAP_STATE_NOT_AUTHENTICATED) {
         /* RFC 3516's BINARY is part of IMAP4rev2; IMAP4rev1 clients learn it here */
-        buf_puts(out, " UIDPLUS MOVE IDLE CONDSTORE QRESYNC BINARY");
+        buf_puts(out, " UIDPLUS MOVE IDLE CONDSTORE QRESYNC BINARY ESEARCH SEARCHRES");
         return;
     }
     buf_puts(out, " SASL-IR");

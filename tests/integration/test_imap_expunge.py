@@ -96,9 +96,11 @@ class ExpungeTest(ServerTestCase):
     def test_bad_input_and_read_only(self):
         with self.selected("ed", ["(\\Deleted)"]) as c:
             for line in ("EXPUNGE 1", "UID EXPUNGE", "UID EXPUNGE 0", "UID EXPUNGE x",
-                         "UID EXPUNGE 1 2", "UID EXPUNGE $", "UID EXPUNGE (1)"):
+                         "UID EXPUNGE 1 2", "UID EXPUNGE (1)"):
                 with self.subTest(line=line):
                     self.assertRegex(run(c, "t", line)[1], r"^t BAD ")
+            # "$" after SELECT names nothing (RFC 9051 §6.4.4.1): message 1 stays
+            self.assertEqual(run(c, "t2", "UID EXPUNGE $"), ([], "t2 OK UID EXPUNGE completed."))
             run(c, "e", "EXAMINE INBOX")
             self.assertEqual(run(c, "r", "EXPUNGE"), ([], "r NO Mailbox is read-only."))
             self.assertEqual(run(c, "r2", "UID EXPUNGE 1"), ([], "r2 NO Mailbox is read-only."))

@@ -225,8 +225,10 @@ class StoreTest(ServerTestCase):
                     ("STORE 1,,2 +FLAGS (\\Seen)", "BAD"),
                     ("STORE \"1\" +FLAGS (\\Seen)", "BAD"),
                     ("STORE 4294967296 +FLAGS (\\Seen)", "BAD"),
-                    ("STORE $ +FLAGS (\\Seen)", "BAD"),
-                    ("UID STORE $ +FLAGS (\\Seen)", "BAD"),
+                    # "$" after SELECT: the empty result, valid and naming
+                    # nothing (RFC 9051 §6.4.4.1)
+                    ("STORE $ +FLAGS (\\Seen)", "OK"),
+                    ("UID STORE $ +FLAGS (\\Seen)", "OK"),
                     ("STORE 1 (UNCHANGEDSINCE) +FLAGS (\\Seen)", "BAD"),
                     ("STORE 1 (UNCHANGEDSINCE x) +FLAGS (\\Seen)", "BAD"),
                     ("STORE 1 (UNCHANGEDSINCE -1) +FLAGS (\\Seen)", "BAD"),

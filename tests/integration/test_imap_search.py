@@ -618,6 +618,15 @@ class SearchTest(ServerTestCase):
                           + " COUNT 3333"])
         self.assertEqual(self.search(c, "c", "TEXT zanzibar"), list(range(1000, 10001, 1000)))
         self.assertEqual(self.search(c, "d", "UID 9990:* BODY ravo"), list(range(9990, 10001)))
+        # the full-text index narrows a rare word to its messages at once: far
+        # less work than reading every text, as "ravo" (inside "bravo") needs
+        t = time.monotonic()
+        self.assertEqual(self.search(c, "r1", "TEXT \" zanzibar\""), list(range(1000, 10001, 1000)))
+        narrowed = time.monotonic() - t
+        t = time.monotonic()
+        self.assertEqual(len(self.search(c, "r2", "TEXT ravo")), 10000)
+        full = time.monotonic() - t
+        self.assertLess(narrowed, full / 2, (narrowed, full))
         # Searches no index can narrow ("ravo" is inside "bravo"), pipelined,
         # keep the store busy; another user's NOOP on the same worker is
         # answered at once all the same.

@@ -872,15 +872,40 @@ static int pass(struct search_program *p, struct store_mailbox *m,
     return ret < 0 ? ret : 0;
 }
 
+/* The first pass, on what the index's records hold, in one scan. */
+static int scan_pass(struct search_program *p, struct store_mailbox *m, uint32_t first,
+                     uint32_t last, struct search_matches *r, struct store_uids *maybe,
+                     struct buf *err)
+{
+    const struct store_uids *view = store_mailbox_view(m);
+    struct store_scan_iter *it;
+    int ret = store_scan_begin(m, first, last, &it, err);
+    if (ret < 0)
+        return ret;
+    const struct store_message *msg;
+    size_t pos = view_lower_bound(view, first);
+    while ((ret = store_scan_next(it, &msg, err)) > 0) {
+        while (view->uids[pos] < msg->uid)
+            pos++;
+        struct msg_ctx c = {p, msg, pos, 0, NULL, 0, NULL};
+        enum tri t = eval(p->root, &c);
+        if (t == YES)
+            mark(r, pos, msg->modseq);
+        else if (t == MAYBE)
+            push_uid(maybe, msg->uid);
+    }
+    store_scan_end(it);
+    return ret < 0 ? ret : 0;
+}
+
 int imap_search_run(struct search_program *p, struct store_mailbox *m, size_t from, size_t to,
                     struct search_matches *r, struct buf *err)
 {
     const struct store_uids *view = store_mailbox_view(m);
     if (from >= to || to > view->count)
         return 0;
-    struct store_uid_range chunk = {view->uids[from], view->uids[to - 1]};
     struct store_uids maybe = {0}, still = {0};
-    int ret = pass(p, m, &chunk, 1, 0, r, &maybe, err);
+    int ret = scan_pass(p, m, view->uids[from], view->uids[to - 1], r, &maybe, err);
     if (ret == 0 && maybe.count && p->need_headers && p->need_text) {
         /* the header section first: it may decide without the text */
         struct store_uid_range *set = uid_set(&maybe);

@@ -159,6 +159,95 @@ void store_text_end(struct store_text_iter *it)
     free(it);
 }
 
+struct store_scan_iter {
+    struct store_mailbox *m;
+    sqlite3_stmt *st;
+    size_t pos; /* in the view: the next UID it may have */
+    struct store_message msg;
+    char *kwcopy;
+    char *kw[KEYWORDS_MAX];
+};
+
+int store_scan_begin(struct store_mailbox *m, uint32_t first, uint32_t last,
+                     struct store_scan_iter **out, struct buf *err)
+{
+    *out = NULL;
+    struct store_scan_iter *it = xcalloc(1, sizeof(*it));
+    it->m = m;
+    /* the UNIQUE (mailbox_id, uid) index gives the order */
+    it->st = index_prepare(m->s->db,
+                           "SELECT uid, modseq, flags, keywords, size, vsize, internal_date,"
+                           " sent_date, recent FROM messages WHERE mailbox_id = ?1 AND uid"
+                           " BETWEEN ?2 AND ?3 ORDER BY uid",
+                           err);
+    if (!it->st) {
+        store_scan_end(it);
+        return -EIO;
+    }
+    sqlite3_bind_int64(it->st, 1, m->id);
+    sqlite3_bind_int64(it->st, 2, first);
+    sqlite3_bind_int64(it->st, 3, last);
+    size_t lo = 0, hi = m->view.count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->view.uids[mid] < first)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    it->pos = lo;
+    *out = it;
+    return 0;
+}
+
+int store_scan_next(struct store_scan_iter *it, const struct store_message **msg, struct buf *err)
+{
+    const struct store_uids *view = &it->m->view;
+    int rc;
+    while ((rc = sqlite3_step(it->st)) == SQLITE_ROW) {
+        uint32_t uid = (uint32_t)sqlite3_column_int64(it->st, 0);
+        /* rows and view both go up: a row the view has not got yet (another
+         * process added it since the last sync) is skipped */
+        while (it->pos < view->count && view->uids[it->pos] < uid)
+            it->pos++;
+        if (it->pos >= view->count)
+            return 0;
+        if (view->uids[it->pos] != uid)
+            continue;
+        it->pos++;
+        struct store_message *m = &it->msg;
+        memset(m, 0, sizeof(*m));
+        m->uid = uid;
+        m->modseq = (uint64_t)sqlite3_column_int64(it->st, 1);
+        m->flags = (unsigned)sqlite3_column_int(it->st, 2);
+        free(it->kwcopy);
+        const char *kw = (const char *)sqlite3_column_text(it->st, 3);
+        it->kwcopy = xstrdup(kw ? kw : "");
+        m->keyword_count = split_words(it->kwcopy, it->kw, KEYWORDS_MAX);
+        m->keywords = (const char *const *)it->kw;
+        m->size = (uint64_t)sqlite3_column_int64(it->st, 4);
+        m->virtual_size = (uint64_t)sqlite3_column_int64(it->st, 5);
+        m->internal_date = (time_t)sqlite3_column_int64(it->st, 6);
+        m->sent_date = (time_t)sqlite3_column_int64(it->st, 7);
+        if (sqlite3_column_int(it->st, 8))
+            m->flags |= STORE_FLAG_RECENT;
+        *msg = m;
+        return 1;
+    }
+    if (rc != SQLITE_DONE)
+        return index_error(it->m->s->db, rc, "scan", err);
+    return 0;
+}
+
+void store_scan_end(struct store_scan_iter *it)
+{
+    if (!it)
+        return;
+    sqlite3_finalize(it->st);
+    free(it->kwcopy);
+    free(it);
+}
+
 int store_read_begin(struct store_mailbox *m, struct buf *err)
 {
     return index_exec(m->s->db, "BEGIN", err);

@@ -426,6 +426,18 @@ int store_text_begin(struct store_mailbox *m, const struct store_uid_range *set,
 int store_text_next(struct store_text_iter *it, const struct store_text **text, struct buf *err);
 void store_text_end(struct store_text_iter *it);
 
+/* The index's record of each message of the view with a UID in
+ * [first, last], in UID order, read in one pass over the index (SEARCH's
+ * flags, dates, sizes and MODSEQ for a whole mailbox): the fields of
+ * store_fetch_next that are always filled, but path, and none of the cached
+ * ones. Owned by the iterator as store_fetch's are. */
+struct store_scan_iter;
+int store_scan_begin(struct store_mailbox *m, uint32_t first, uint32_t last,
+                     struct store_scan_iter **out, struct buf *err);
+/* 1 and *msg set, 0 at the end, negative on error. */
+int store_scan_next(struct store_scan_iter *it, const struct store_message **msg, struct buf *err);
+void store_scan_end(struct store_scan_iter *it);
+
 /* Makes the reads that follow one read transaction of the index (one
  * snapshot, and one lock taken instead of one per statement: the cost of
  * reading many messages one by one) until store_read_end. Nothing may be

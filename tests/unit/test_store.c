@@ -1073,6 +1073,52 @@ static void test_search_substring(void **state)
     store_close(s);
 }
 
+/* One pass over the index's records of the view, in UID order. */
+static void test_scan(void **state)
+{
+    struct ctx *c = *state;
+    struct store *s = open_store(c, STORE_OPEN_NO_SPECIAL_USE);
+    struct store_mailbox *m = open_mbox(s, "INBOX");
+    append(m, msg1, STORE_FLAG_SEEN);
+    append(m, msg2, 0);
+    append(m, msg1, STORE_FLAG_FLAGGED);
+    assert_int_equal(store_mailbox_sync(m, NULL, NULL), 0);
+    /* in the index, not yet in the view */
+    append(m, msg2, 0);
+    const char *kw[] = {"$Work"};
+    struct store_uid_range two = {2, 2};
+    struct store_flags_result res = {0};
+    assert_int_equal(store_set_flags(m, &two, 1, STORE_FLAGS_ADD, 0, kw, 1, 0, &res, NULL), 0);
+    store_flags_result_free(&res);
+    struct store_scan_iter *it;
+    const struct store_message *msg;
+    assert_int_equal(store_scan_begin(m, 1, UINT32_MAX - 1, &it, NULL), 0);
+    assert_int_equal(store_scan_next(it, &msg, NULL), 1);
+    assert_int_equal(msg->uid, 1);
+    assert_int_equal(msg->flags & STORE_FLAGS_STORED, STORE_FLAG_SEEN);
+    assert_int_equal(msg->internal_date, 1700000000);
+    assert_int_equal(msg->virtual_size, strlen(msg1));
+    assert_int_not_equal(msg->sent_date, 0);
+    assert_int_equal(store_scan_next(it, &msg, NULL), 1);
+    assert_int_equal(msg->uid, 2);
+    assert_int_equal(msg->keyword_count, 1);
+    assert_string_equal(msg->keywords[0], "$Work");
+    assert_int_equal(msg->sent_date, 0);
+    uint64_t modseq2 = msg->modseq;
+    assert_int_equal(store_scan_next(it, &msg, NULL), 1);
+    assert_int_equal(msg->uid, 3);
+    assert_true(msg->modseq < modseq2);
+    assert_int_equal(store_scan_next(it, &msg, NULL), 0);
+    store_scan_end(it);
+    assert_int_equal(store_scan_begin(m, 2, 2, &it, NULL), 0);
+    assert_int_equal(store_scan_next(it, &msg, NULL), 1);
+    assert_int_equal(msg->uid, 2);
+    assert_int_equal(store_scan_next(it, &msg, NULL), 0);
+    store_scan_end(it);
+    store_mailbox_close(m);
+    store_close(s);
+}
+
 static void test_notify(void **state)
 {
     struct ctx *c = *state;
@@ -1459,6 +1505,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_maildir_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_substring, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_streaming_big, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_on_serial_queue, setup, teardown),

@@ -821,77 +821,94 @@ static struct store_uid_range *uid_set(const struct store_uids *u)
     return set;
 }
 
-/* One pass over the messages of set at a level: the ones that match are
- * marked, those still undecided go to maybe (when not NULL). */
+/* The header section to search: the cached one, or the file's when the
+ * cache was cut short. */
+static int header_section(struct search_program *p, struct store_mailbox *m, const char *cached,
+                          uint32_t uid, const char **out, size_t *len, struct buf *err)
+{
+    *out = cached;
+    *len = cached ? strlen(cached) : 0;
+    /* the index keeps the first 64 KiB of a header section */
+    if (*len >= CACHED_HEADER_MAX - 2) {
+        int r = read_header_section(m, uid, &p->headers, err);
+        if (r == -ENOENT)
+            return 0; /* expunged meanwhile: the cached part it is */
+        if (r < 0)
+            return r;
+        *out = p->headers.data;
+        *len = p->headers.len;
+    }
+    return 0;
+}
+
+/* The last pass, over the messages of set with their text (and header
+ * sections when the program needs them): what matches is marked. */
 static int pass(struct search_program *p, struct store_mailbox *m,
-                const struct store_uid_range *set, size_t nset, int level, struct search_matches *r,
-                struct store_uids *maybe, struct buf *err)
+                const struct store_uid_range *set, size_t nset, struct search_matches *r,
+                struct buf *err)
 {
     const struct store_uids *view = store_mailbox_view(m);
-    unsigned want = level >= 1 && p->need_headers ? STORE_FETCH_HEADERS : 0;
+    unsigned want = p->need_headers ? STORE_FETCH_HEADERS : 0;
     struct store_fetch_iter *it;
-    struct store_text_iter *tit = NULL;
+    struct store_text_iter *tit;
     int ret = store_fetch_begin(m, set, nset, want, &it, err);
     if (ret < 0)
         return ret;
-    if (level == 2 && (ret = store_text_begin(m, set, nset, &tit, err)) < 0) {
+    if ((ret = store_text_begin(m, set, nset, &tit, err)) < 0) {
         store_fetch_end(it);
         return ret;
     }
     const struct store_message *msg;
     const struct store_text *text = NULL;
     while ((ret = store_fetch_next(it, &msg, err)) > 0) {
-        if (tit) {
-            /* the two iterators skip what another process expunged meanwhile */
-            while ((!text || text->uid < msg->uid) && (ret = store_text_next(tit, &text, err)) > 0)
-                ;
-            if (ret < 0)
-                break;
-            if (!text || text->uid != msg->uid)
-                continue;
-        }
+        /* the two iterators skip what another process expunged meanwhile */
+        while ((!text || text->uid < msg->uid) && (ret = store_text_next(tit, &text, err)) > 0)
+            ;
+        if (ret < 0)
+            break;
+        if (!text || text->uid != msg->uid)
+            continue;
         size_t pos = view_lower_bound(view, msg->uid);
-        struct msg_ctx c = {p, msg, pos, level, msg->headers, 0, text};
-        if (c.headers) {
-            c.headers_len = strlen(c.headers);
-            /* the index keeps the first 64 KiB of a header section */
-            if (c.headers_len >= CACHED_HEADER_MAX - 2 &&
-                read_header_section(m, msg->uid, &p->headers, err) == 0) {
-                c.headers = p->headers.data;
-                c.headers_len = p->headers.len;
-            }
-        }
-        enum tri t = eval(p->root, &c);
-        if (t == YES)
+        struct msg_ctx c = {p, msg, pos, 2, NULL, 0, text};
+        if (p->need_headers && (ret = header_section(p, m, msg->headers, msg->uid, &c.headers,
+                                                     &c.headers_len, err)) < 0)
+            break;
+        if (eval(p->root, &c) == YES)
             mark(r, pos, msg->modseq);
-        else if (t == MAYBE && maybe)
-            push_uid(maybe, msg->uid);
     }
     store_text_end(tit);
     store_fetch_end(it);
     return ret < 0 ? ret : 0;
 }
 
-/* The first pass, on what the index's records hold, in one scan. */
+/* A pass over the index's records of [first, last] in one scan: at level 0
+ * every message, on what the records hold; at level 1 the messages of
+ * only (ascending), with their header sections. Those that match are
+ * marked, those still undecided go to maybe (when not NULL). */
 static int scan_pass(struct search_program *p, struct store_mailbox *m, uint32_t first,
-                     uint32_t last, struct search_matches *r, struct store_uids *maybe,
-                     struct buf *err)
+                     uint32_t last, int level, const struct store_uids *only,
+                     struct search_matches *r, struct store_uids *maybe, struct buf *err)
 {
     const struct store_uids *view = store_mailbox_view(m);
     struct store_scan_iter *it;
-    int ret = store_scan_begin(m, first, last, &it, err);
+    int ret = store_scan_begin(m, first, last, level >= 1 ? STORE_FETCH_HEADERS : 0, &it, err);
     if (ret < 0)
         return ret;
     const struct store_message *msg;
     size_t pos = view_lower_bound(view, first);
     while ((ret = store_scan_next(it, &msg, err)) > 0) {
+        if (only && !uids_have(only, msg->uid))
+            continue;
         while (view->uids[pos] < msg->uid)
             pos++;
-        struct msg_ctx c = {p, msg, pos, 0, NULL, 0, NULL};
+        struct msg_ctx c = {p, msg, pos, level, NULL, 0, NULL};
+        if (level >= 1 && (ret = header_section(p, m, store_scan_headers(it), msg->uid, &c.headers,
+                                                &c.headers_len, err)) < 0)
+            break;
         enum tri t = eval(p->root, &c);
         if (t == YES)
             mark(r, pos, msg->modseq);
-        else if (t == MAYBE)
+        else if (t == MAYBE && maybe)
             push_uid(maybe, msg->uid);
     }
     store_scan_end(it);
@@ -904,20 +921,19 @@ int imap_search_run(struct search_program *p, struct store_mailbox *m, size_t fr
     const struct store_uids *view = store_mailbox_view(m);
     if (from >= to || to > view->count)
         return 0;
+    uint32_t first = view->uids[from], last = view->uids[to - 1];
     struct store_uids maybe = {0}, still = {0};
-    int ret = scan_pass(p, m, view->uids[from], view->uids[to - 1], r, &maybe, err);
-    if (ret == 0 && maybe.count && p->need_headers && p->need_text) {
-        /* the header section first: it may decide without the text */
-        struct store_uid_range *set = uid_set(&maybe);
-        ret = pass(p, m, set, maybe.count, 1, r, &still, err);
-        free(set);
+    int ret = scan_pass(p, m, first, last, 0, NULL, r, &maybe, err);
+    if (ret == 0 && maybe.count && p->need_headers) {
+        /* the header section next: it may decide without the text */
+        ret = scan_pass(p, m, first, last, 1, &maybe, r, p->need_text ? &still : NULL, err);
     } else {
         still = maybe;
         maybe = (struct store_uids){0};
     }
-    if (ret == 0 && still.count) {
+    if (ret == 0 && still.count && p->need_text) {
         struct store_uid_range *set = uid_set(&still);
-        ret = pass(p, m, set, still.count, p->need_text ? 2 : 1, r, NULL, err);
+        ret = pass(p, m, set, still.count, r, err);
         free(set);
     }
     store_uids_free(&maybe);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <locale.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wctype.h>
@@ -168,18 +169,21 @@ struct store_scan_iter {
     char *kw[KEYWORDS_MAX];
 };
 
-int store_scan_begin(struct store_mailbox *m, uint32_t first, uint32_t last,
+int store_scan_begin(struct store_mailbox *m, uint32_t first, uint32_t last, unsigned want,
                      struct store_scan_iter **out, struct buf *err)
 {
     *out = NULL;
     struct store_scan_iter *it = xcalloc(1, sizeof(*it));
     it->m = m;
-    /* the UNIQUE (mailbox_id, uid) index gives the order */
-    it->st = index_prepare(m->s->db,
-                           "SELECT uid, modseq, flags, keywords, size, vsize, internal_date,"
-                           " sent_date, recent FROM messages WHERE mailbox_id = ?1 AND uid"
-                           " BETWEEN ?2 AND ?3 ORDER BY uid",
-                           err);
+    /* the UNIQUE (mailbox_id, uid) index gives the order; a column the
+     * caller does not read is not read from the row either */
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT uid, modseq, flags, keywords, size, vsize, internal_date, sent_date,"
+             " recent, %s FROM messages WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3"
+             " ORDER BY uid",
+             want & STORE_FETCH_HEADERS ? "headers" : "NULL");
+    it->st = index_prepare(m->s->db, sql, err);
     if (!it->st) {
         store_scan_end(it);
         return -EIO;
@@ -237,6 +241,11 @@ int store_scan_next(struct store_scan_iter *it, const struct store_message **msg
     if (rc != SQLITE_DONE)
         return index_error(it->m->s->db, rc, "scan", err);
     return 0;
+}
+
+const char *store_scan_headers(struct store_scan_iter *it)
+{
+    return (const char *)sqlite3_column_text(it->st, 9);
 }
 
 void store_scan_end(struct store_scan_iter *it)

@@ -430,12 +430,16 @@ void store_text_end(struct store_text_iter *it);
  * [first, last], in UID order, read in one pass over the index (SEARCH's
  * flags, dates, sizes and MODSEQ for a whole mailbox): the fields of
  * store_fetch_next that are always filled, but path, and none of the cached
- * ones. Owned by the iterator as store_fetch's are. */
+ * ones. Owned by the iterator as store_fetch's are. want may be
+ * STORE_FETCH_HEADERS, for store_scan_headers. */
 struct store_scan_iter;
-int store_scan_begin(struct store_mailbox *m, uint32_t first, uint32_t last,
+int store_scan_begin(struct store_mailbox *m, uint32_t first, uint32_t last, unsigned want,
                      struct store_scan_iter **out, struct buf *err);
 /* 1 and *msg set, 0 at the end, negative on error. */
 int store_scan_next(struct store_scan_iter *it, const struct store_message **msg, struct buf *err);
+/* The current message's cached header section (as store_fetch's headers;
+ * NULL if none), read only when asked for. */
+const char *store_scan_headers(struct store_scan_iter *it);
 void store_scan_end(struct store_scan_iter *it);
 
 /* Makes the reads that follow one read transaction of the index (one

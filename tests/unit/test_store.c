@@ -1092,7 +1092,7 @@ static void test_scan(void **state)
     store_flags_result_free(&res);
     struct store_scan_iter *it;
     const struct store_message *msg;
-    assert_int_equal(store_scan_begin(m, 1, UINT32_MAX - 1, &it, NULL), 0);
+    assert_int_equal(store_scan_begin(m, 1, UINT32_MAX - 1, 0, &it, NULL), 0);
     assert_int_equal(store_scan_next(it, &msg, NULL), 1);
     assert_int_equal(msg->uid, 1);
     assert_int_equal(msg->flags & STORE_FLAGS_STORED, STORE_FLAG_SEEN);
@@ -1110,9 +1110,10 @@ static void test_scan(void **state)
     assert_true(msg->modseq < modseq2);
     assert_int_equal(store_scan_next(it, &msg, NULL), 0);
     store_scan_end(it);
-    assert_int_equal(store_scan_begin(m, 2, 2, &it, NULL), 0);
+    assert_int_equal(store_scan_begin(m, 2, 2, STORE_FETCH_HEADERS, &it, NULL), 0);
     assert_int_equal(store_scan_next(it, &msg, NULL), 1);
     assert_int_equal(msg->uid, 2);
+    assert_string_equal(store_scan_headers(it), "From: c@example.com\nSubject: second\n\r\n");
     assert_int_equal(store_scan_next(it, &msg, NULL), 0);
     store_scan_end(it);
     store_mailbox_close(m);

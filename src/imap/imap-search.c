@@ -70,8 +70,11 @@ struct search_program {
     bool need_headers; /* HEADER and its kin, SENT* */
     bool need_text;    /* BODY, TEXT */
     struct imap_seqset saved;
-    struct buf scratch; /* folded text, in jobs */
-    struct buf headers; /* a header section read from its file */
+    struct buf scratch;                     /* folded text, in jobs */
+    struct buf headers;                     /* a header section read from its file */
+    struct buf folded_body, folded_headers; /* a message's text, folded */
+    unsigned text_keys;                     /* keys that read header sections or text */
+    unsigned narrowed_keys;                 /* text keys the word index narrowed */
 };
 
 /* ---- parsing ---- */
@@ -118,6 +121,8 @@ static bool get_text(struct parser *ps, const struct imap_arg *arg, struct searc
 {
     const char *s;
     size_t len;
+    if (++ps->p->text_keys > SEARCH_MAX_TEXT_KEYS)
+        return fail(ps, "Too many text search keys.");
     if (!imap_arg_get_astring(arg, &s, &len))
         return fail(ps, "Search key needs a string.");
     if (!is_utf8((const unsigned char *)s, len))
@@ -416,6 +421,8 @@ void imap_search_free(struct search_program *p)
     free_candidates(p->root);
     buf_free(&p->scratch);
     buf_free(&p->headers);
+    buf_free(&p->folded_body);
+    buf_free(&p->folded_headers);
     arena_free(&p->arena);
     free(p);
 }
@@ -539,8 +546,10 @@ static int prepare_key(struct search_program *p, struct search_key *k, struct st
     case SK_HEADER:
     case SK_BODY:
     case SK_TEXT:
-        if (k->len == 0)
+        /* each narrowing is a query and a list of UIDs: a few are enough */
+        if (k->len == 0 || p->narrowed_keys >= SEARCH_MAX_NARROWED)
             break;
+        p->narrowed_keys++;
         store_uids_free(&k->candidates);
         r = store_search_substring(m,
                                    k->op == SK_HEADER ? STORE_SEARCH_HEADER
@@ -617,6 +626,7 @@ struct msg_ctx {
     const char *headers; /* the header section, at level 1 and up */
     size_t headers_len;
     const struct store_text *text;
+    bool body_folded, headers_folded; /* in p->folded_body, p->folded_headers */
 };
 
 /* A message bigger than this may have header fields the full-text index
@@ -667,7 +677,24 @@ static enum tri eval_sent(const struct search_key *k, const struct msg_ctx *c)
     return a == b ? a : MAYBE;
 }
 
-static enum tri eval(const struct search_key *k, const struct msg_ctx *c)
+/* The indexed text (the header part or the body part) holds the key's
+ * string; the text is folded once per message, whatever the keys. */
+static bool text_has(struct msg_ctx *c, bool headers, const struct search_key *k)
+{
+    struct buf *f = headers ? &c->p->folded_headers : &c->p->folded_body;
+    bool *done = headers ? &c->headers_folded : &c->body_folded;
+    if (!*done) {
+        buf_reset(f);
+        if (headers)
+            search_fold(c->text->headers, c->text->headers_len, f);
+        else
+            search_fold(c->text->body, c->text->body_len, f);
+        *done = true;
+    }
+    return memmem(f->data ? f->data : "", f->len, k->str, k->len) != NULL;
+}
+
+static enum tri eval(const struct search_key *k, struct msg_ctx *c)
 {
     const struct store_message *msg = c->msg;
     struct search_program *p = c->p;
@@ -743,11 +770,9 @@ static enum tri eval(const struct search_key *k, const struct msg_ctx *c)
             return NO;
         if (c->level < 2)
             return MAYBE;
-        if (k->op == SK_TEXT &&
-            search_text_has(c->text->headers, c->text->headers_len, k->str, k->len, &p->scratch))
+        if (k->op == SK_TEXT && text_has(c, true, k))
             return YES;
-        return tri_of(
-            search_text_has(c->text->body, c->text->body_len, k->str, k->len, &p->scratch));
+        return tri_of(text_has(c, false, k));
     }
     return NO;
 }
@@ -869,7 +894,7 @@ static int pass(struct search_program *p, struct store_mailbox *m,
         if (!text || text->uid != msg->uid)
             continue;
         size_t pos = view_lower_bound(view, msg->uid);
-        struct msg_ctx c = {p, msg, pos, 2, NULL, 0, text};
+        struct msg_ctx c = {.p = p, .msg = msg, .pos = pos, .level = 2, .text = text};
         if (p->need_headers && (ret = header_section(p, m, msg->headers, msg->uid, &c.headers,
                                                      &c.headers_len, err)) < 0)
             break;
@@ -901,7 +926,7 @@ static int scan_pass(struct search_program *p, struct store_mailbox *m, uint32_t
             continue;
         while (view->uids[pos] < msg->uid)
             pos++;
-        struct msg_ctx c = {p, msg, pos, level, NULL, 0, NULL};
+        struct msg_ctx c = {.p = p, .msg = msg, .pos = pos, .level = level};
         if (level >= 1 && (ret = header_section(p, m, store_scan_headers(it), msg->uid, &c.headers,
                                                 &c.headers_len, err)) < 0)
             break;

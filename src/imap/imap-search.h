@@ -43,6 +43,11 @@ void imap_search_saved_reset(struct imap_session *s);
  * (the evaluation recurses that deep). Beyond them the command is BAD. */
 #define SEARCH_MAX_KEYS 1000
 #define SEARCH_MAX_DEPTH 32
+/* Keys that read header sections or text (each costs its search in every
+ * message it reaches); the first SEARCH_MAX_NARROWED of them ask the word
+ * index for their candidates, the others read every message. */
+#define SEARCH_MAX_TEXT_KEYS 64
+#define SEARCH_MAX_NARROWED 16
 
 /* Owner: the SEARCH command's state, freed with imap_search_free. */
 struct search_program;

@@ -290,6 +290,12 @@ class SearchTest(ServerTestCase):
         # words the text has, but not as the substring asked
         self.assertEqual(self.search(c, "g", "BODY \"noon meeting\""), [])
         self.assertEqual(self.search(c, "h", "BODY \"nut shell\""), [])
+        # more text keys than the word index narrows: the same answers
+        parts = ["hello", "bob", "the", "meeting", "is", "at", "noon", "ello", "ob,", "eeting",
+                 "oon", "hel", "lo b", "o bo", "he m", "ng i", "t no", "at noon."]
+        self.assertEqual(self.search(c, "i", " ".join(f'BODY "{p}"' for p in parts)), [1])
+        self.assertEqual(self.search(c, "j", " ".join(f'TEXT "{p}"' for p in parts)
+                                     + " NOT TEXT \"zz\""), [1])
 
     def test_headers_the_index_cuts_short(self):
         c = self.login("odd")
@@ -576,6 +582,7 @@ class SearchTest(ServerTestCase):
             ("SEARCH " + "NOT " * 40 + "ALL", "Search keys nested too deeply."),
             ("SEARCH " + "OR ALL " * 40 + "ALL", "Search keys nested too deeply."),
             ("SEARCH " + " ".join(["SEEN"] * 1001), "Too many search keys."),
+            ("SEARCH " + " ".join(["BODY x"] * 65), "Too many text search keys."),
         ]
         for i, (text, reason) in enumerate(bad):
             with self.subTest(text=text[:60]):

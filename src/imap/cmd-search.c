@@ -10,8 +10,10 @@
  * sessions' jobs on the pool get their turn, and the answer is written in
  * slices of about SLICE_BYTES from the bit set of messages found, waiting for
  * the connection to drain between slices: however big the mailbox, the
- * command holds one bit per message and one slice of the answer. No sync
- * runs, so no EXPUNGE is sent during a SEARCH (RFC 9051 §7.5.1). */
+ * command holds one bit per message and one slice of the answer (and, for
+ * SAVE, the UIDs it saves). Nothing syncs the view meanwhile; the session
+ * core's sync at the end holds expunges back for SEARCH, which uses sequence
+ * numbers (RFC 9051 §7.5.1), and tells them after UID SEARCH. */
 #include "imap/imap-resp.h"
 #include "imap/imap-search.h"
 #include "imap/imap-store.h"

@@ -402,11 +402,14 @@ class SearchTest(ServerTestCase):
                 i = j + 1
             return f'* ESEARCH (TAG "{tag}"){" UID" if uid else ""} ALL {",".join(runs)}'
 
-        # Example 1 (with SEARCH $ for FETCH $): SAVE answers nothing but OK
+        # Example 1: SAVE answers nothing but OK; FETCH $ reads what it saved
         self.assertEqual(self.run_cmd(
             c, "A282", 'SEARCH RETURN (SAVE) FLAGGED SINCE 1-Feb-1994 NOT FROM "Smith"'),
             ([], "A282 OK SEARCH completed."))
-        self.assertEqual(self.run_cmd(c, "A283", "SEARCH $")[0], [esearch_all("A283", [2, 10, 11])])
+        self.assertEqual(self.run_cmd(c, "A283", "FETCH $ (UID)"),
+                         (["* 2 FETCH (UID 17)", "* 10 FETCH (UID 1010)", "* 11 FETCH (UID 1011)"],
+                          "A283 OK FETCH completed."))
+        self.assertEqual(self.run_cmd(c, "A284", "SEARCH $")[0], [esearch_all("A284", [2, 10, 11])])
         # Example 2: pipelined
         c.send(b'A282 SEARCH RETURN (SAVE) FLAGGED SINCE 1-Feb-1994 NOT FROM "Smith"\r\n'
                b"A283 UID SEARCH $\r\n")

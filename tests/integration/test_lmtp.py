@@ -1,11 +1,13 @@
 """LMTP delivery (RFC 2033) against the real binary: Python's smtplib.LMTP and
 swaks from Debian as clients, raw sessions for the exact replies (PIPELINING,
 CHUNKING, the limits, bad input), and the delivered messages read back with
-`gannet fetch -u USER INBOX 1 body` (the bytes of the file as stored).
+`gannet fetch -u USER INBOX 1 body` (the bytes of the file as stored) and over
+IMAP with imaplib.
 
 Each test starts its own server on free loopback ports, with an LMTP
 inet_listener and a unix_listener in the test's temporary directory."""
 
+import imaplib
 import os
 import re
 import shutil
@@ -18,7 +20,7 @@ import threading
 import time
 import unittest
 
-from harness import GANNET, HOST, TIMEOUT, GannetServer, LineClient, free_port
+from harness import GANNET, HOST, TIMEOUT, GannetServer, LineClient, free_port, password
 
 DOMAIN = "example.org"
 SENDER = "sender@example.net"
@@ -238,6 +240,14 @@ class TestLmtpProtocol(LmtpTestCase):
         self.assertEqual(len(fields), 3)
         self.assertEqual(self.messages("alice"), 1)
         self.assertRegex(self.srv.log(), r"lmtp: saved mail to user=<alice> mailbox=INBOX uid=1")
+        # and over IMAP, as a mail client reads it
+        imap = imaplib.IMAP4_SSL(HOST, self.srv.ports["imaps"], ssl_context=self.srv.ctx())
+        imap.login("alice", password("alice"))
+        self.assertEqual(imap.select("INBOX"), ("OK", [b"1"]))
+        typ, data = imap.fetch("1", "(BODY.PEEK[])")
+        imap.logout()
+        self.assertEqual(typ, "OK")
+        self.assertEqual(data[0][1], stored)
 
     def test_several_recipients_one_unknown(self):
         """One reply per accepted recipient after DATA (RFC 2033 §4.2), the

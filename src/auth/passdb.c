@@ -682,12 +682,14 @@ int authdb_userdb_lookup(struct authdb *db, const char *user, struct userdb_resu
             home_tmpl = d->home;
         } else {
             int r = passwd_file_lookup(d, user, &f, err);
-            if (r < 0) {
+            if (r <= 0) {
+                /* even for an unknown user it may hold the typical hash */
+                found_free(&f);
+                if (r == 0)
+                    continue;
                 buf_free(&home);
                 return -1;
             }
-            if (r == 0)
-                continue;
             uid = f.uid;
             gid = f.gid;
             home_tmpl = f.home;

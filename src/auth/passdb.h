@@ -76,7 +76,9 @@ int authdb_open(const struct settings *set, struct authdb **out, struct buf *err
 void authdb_free(struct authdb *db);
 
 /* 1 found, 0 unknown user, -1 temporary failure (a file went unreadable) with err.
- * passwd-file is re-read when its mtime changes. Thread-safe. */
+ * passwd-file is re-read when its mtime changes. Thread-safe. Whatever the
+ * result, free out with passdb_result_free: an unknown user's result holds
+ * the typical hash that is checked in its place. */
 int authdb_passdb_lookup(struct authdb *db, const char *user, struct passdb_result *out,
                          struct buf *err);
 int authdb_userdb_lookup(struct authdb *db, const char *user, struct userdb_result *out,

@@ -374,9 +374,12 @@ static void test_authdb_static(void **state)
 
     assert_int_equal(authdb_passdb_lookup(db, "ALICE@example.com", &pr, &err), 0);
     assert_null(pr.user);
+    passdb_result_free(&pr);
     assert_int_equal(authdb_passdb_lookup(db, "nobody", &pr, &err), 0);
+    passdb_result_free(&pr);
     /* No password field: not a login. */
     assert_int_equal(authdb_passdb_lookup(db, "nopass@example.com", &pr, &err), 0);
+    passdb_result_free(&pr);
     assert_int_equal(err.len, 0);
 
     struct userdb_result ur;
@@ -550,12 +553,17 @@ static void test_authdb_per_domain(void **state)
     passdb_result_free(&pr);
     /* No file for the domain: nobody there, not an error. */
     assert_int_equal(authdb_passdb_lookup(db, "amy@two.org", &pr, &err), 0);
+    passdb_result_free(&pr);
     /* No domain: %d empty would make tmpdir//passwd, that is tmpdir/passwd. */
     assert_int_equal(authdb_passdb_lookup(db, "amy", &pr, &err), 0);
+    passdb_result_free(&pr);
     /* %d = "." would read tmpdir/./passwd, ".." the parent: refused. */
     assert_int_equal(authdb_passdb_lookup(db, "amy@.", &pr, &err), 0);
+    passdb_result_free(&pr);
     assert_int_equal(authdb_passdb_lookup(db, "amy@..", &pr, &err), 0);
+    passdb_result_free(&pr);
     assert_int_equal(authdb_passdb_lookup(db, "amy@one.org/..", &pr, &err), 0);
+    passdb_result_free(&pr);
     assert_int_equal(err.len, 0);
     authdb_free(db);
     buf_free(&err);

@@ -5,8 +5,9 @@
  * waits for a disk or for another process's index lock.
  *
  * The queue side (struct imap_store_side) is touched only by jobs: the store
- * handle, opened by the first job that needs it and closed by the last one
- * when the session ends, the selected mailbox and the APPEND in progress. */
+ * handle, the selected mailbox and the APPEND in progress. Opening the store
+ * at the first job that needs it, and closing it after the last, is the
+ * shared session store's (login/session-store.h). */
 #ifndef GANNET_IMAP_IMAP_STORE_H
 #define GANNET_IMAP_IMAP_STORE_H
 
@@ -22,10 +23,7 @@ struct store_append_ctx;
 
 /* Owned by the queue; freed after the session's last job. */
 struct imap_store_side {
-    char *user, *home, *mail_location;
-    struct store *store; /* NULL until opened, or if opening failed */
-    int open_result;     /* negative once opening failed */
-    struct buf open_error;
+    struct store *store; /* the user's store, open while a job's work runs */
     /* the selected mailbox (SELECT/EXAMINE) */
     struct store_mailbox *selected;
     /* an APPEND between its begin and its commit or abort */

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 struct store_uids;
+struct session_store;
 
 enum imap_state {
     IMAP_STATE_NOT_AUTHENTICATED = 1,
@@ -37,6 +38,7 @@ struct imap_session {
     /* after login: the user's store, through its queue (imap-store.h) */
     struct serial_queue *store_queue;
     struct imap_store_side *store_side;
+    struct session_store *session_store;
 
     char *user; /* once logged in */
     char *home;

@@ -3,6 +3,8 @@
  * and what makes and frees a struct settings from them. */
 #include "lib/settings-private.h"
 
+#include "lib/settings-pop3.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +78,11 @@ const struct setting_def setting_defs[] = {
     {"lmtp_save_to_detail_mailbox", TOP(lmtp_save_to_detail_mailbox), V_BOOL, "no", NULL, NULL},
     {"postmaster_address", TOP(postmaster_address), V_STRING, NULL, NULL, NULL},
     {"lmtp_max_recipients", TOP(lmtp_max_recipients), V_UINT, "100", NULL, NULL},
+    {"pop3_uidl_format", TOP(pop3_uidl_format), V_STRING, "%08Xu%08Xv", NULL,
+     settings_check_uidl_format},
+    {"pop3_lock_session", TOP(pop3_lock_session), V_BOOL, "no", NULL, NULL},
+    {"pop3_login_delay", TOP(pop3_login_delay_ms), V_TIME, "0", NULL, NULL},
+    {"pop3_expire", TOP(pop3_expire), V_STRING, "never", NULL, settings_check_expire},
 
     {"address", LISTENER(SEC_INET_LISTENER, address), V_STRING, NULL, NULL, settings_check_listen},
     {"port", LISTENER(SEC_INET_LISTENER, port), V_PORT, NULL, NULL, NULL},

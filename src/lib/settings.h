@@ -104,6 +104,13 @@ struct settings {
     char *postmaster_address;         /* who gets mail for postmaster; NULL: none */
     unsigned lmtp_max_recipients;     /* per transaction; default 100 (RFC 5321 §4.5.3.1.8) */
 
+    /* POP3: Dovecot's names; pop3_login_delay and pop3_expire are gannet's,
+     * announced in CAPA (RFC 2449 §6.5, §6.7). */
+    char *pop3_uidl_format;       /* default "%08Xu%08Xv" (Dovecot's) */
+    bool pop3_lock_session;       /* default no */
+    unsigned pop3_login_delay_ms; /* default 0 */
+    char *pop3_expire;            /* "never" (default) or days */
+
     struct listener_settings *listeners;
     size_t n_listeners;
     struct db_settings *passdbs;

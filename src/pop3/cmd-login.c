@@ -20,8 +20,8 @@ static void login_done(void *ctx, const struct auth_result *res)
     struct pop3_session *s = ctx;
     switch (res->status) {
     case AUTH_OK:
-        pop3_logged_in(s, res->user);
-        conn_printf(s->conn, "+OK Logged in.\r\n");
+        /* answered once the maildrop is open (pop3-store.c) */
+        pop3_logged_in(s, res->user, res->home);
         break;
     case AUTH_FAILED:
     case AUTH_AUTHZ:
@@ -73,6 +73,12 @@ static bool plaintext_refused(struct pop3_session *s)
 void pop3_cmd_stls(struct pop3_session *s, char *arg)
 {
     (void)arg;
+    if (s->utf8) {
+        /* RFC 6856 §2.1: "Clients MUST NOT issue the STLS command after
+         * issuing UTF8; servers MAY ... enforce this" */
+        conn_printf(s->conn, "-ERR STLS is not allowed after UTF8.\r\n");
+        return;
+    }
     if (!pop3_stls_available(s)) {
         conn_printf(s->conn, "-ERR %s\r\n",
                     s->conn->tls ? "TLS is already active." : "TLS is not available.");
@@ -146,4 +152,15 @@ void pop3_cmd_apop(struct pop3_session *s, char *arg)
 {
     (void)arg;
     conn_printf(s->conn, "-ERR APOP is not offered: it needs passwords stored in clear.\r\n");
+}
+
+void pop3_cmd_utf8(struct pop3_session *s, char *arg)
+{
+    if (*arg) {
+        conn_printf(s->conn, "-ERR UTF8 takes no argument.\r\n");
+        return;
+    }
+    /* RFC 6856 §2.1: messages are sent as stored, UTF-8 headers included */
+    s->utf8 = true;
+    conn_printf(s->conn, "+OK UTF8 enabled.\r\n");
 }

@@ -13,8 +13,16 @@ static const struct pop3_command_def commands[] = {
     {"PASS", POP3_AUTHORIZATION, pop3_cmd_pass},
     {"AUTH", POP3_AUTHORIZATION, pop3_cmd_auth}, /* RFC 5034 */
     {"APOP", POP3_AUTHORIZATION, pop3_cmd_apop},
-    /* TRANSACTION (RFC 1939 §5) */
+    {"UTF8", POP3_AUTHORIZATION, pop3_cmd_utf8}, /* RFC 6856 §2.1 */
+    /* TRANSACTION (RFC 1939 §5, §7) */
     {"NOOP", POP3_TRANSACTION, pop3_cmd_noop},
+    {"STAT", POP3_TRANSACTION, pop3_cmd_stat},
+    {"LIST", POP3_TRANSACTION, pop3_cmd_list},
+    {"UIDL", POP3_TRANSACTION, pop3_cmd_uidl},
+    {"RETR", POP3_TRANSACTION, pop3_cmd_retr},
+    {"TOP", POP3_TRANSACTION, pop3_cmd_top},
+    {"DELE", POP3_TRANSACTION, pop3_cmd_dele},
+    {"RSET", POP3_TRANSACTION, pop3_cmd_rset},
 };
 
 const struct pop3_command_def *pop3_command_find(const char *name)

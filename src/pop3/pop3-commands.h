@@ -23,7 +23,15 @@ const struct pop3_command_def *pop3_command_find(const char *name);
 /* cmd-any.c */
 pop3_cmd_fn pop3_cmd_capa, pop3_cmd_quit, pop3_cmd_noop;
 /* cmd-login.c */
-pop3_cmd_fn pop3_cmd_stls, pop3_cmd_user, pop3_cmd_pass, pop3_cmd_auth, pop3_cmd_apop;
+pop3_cmd_fn pop3_cmd_stls, pop3_cmd_user, pop3_cmd_pass, pop3_cmd_auth, pop3_cmd_apop,
+    pop3_cmd_utf8;
+/* cmd-mail.c */
+pop3_cmd_fn pop3_cmd_stat, pop3_cmd_list, pop3_cmd_uidl, pop3_cmd_retr, pop3_cmd_top, pop3_cmd_dele,
+    pop3_cmd_rset;
+
+/* A LIST or UIDL answer waits for the output to drain: its next lines. False
+ * when none is under way (cmd-mail.c). */
+bool pop3_listing_continue(struct pop3_session *s);
 
 /* How POP3 words the answers of a login (cmd-login.c). */
 struct login_callbacks;

@@ -1,6 +1,7 @@
 #include "pop3/session.h"
 
 #include "pop3/pop3-commands.h"
+#include "pop3/pop3-store.h"
 
 #include "login/login.h"
 #include "login/services.h"
@@ -28,16 +29,29 @@ bool pop3_stls_available(const struct pop3_session *s)
     return conn_can_starttls(s->conn) && s->state == POP3_AUTHORIZATION;
 }
 
-void pop3_logged_in(struct pop3_session *s, const char *user)
+void pop3_logged_in(struct pop3_session *s, const char *user, const char *home)
 {
-    s->state = POP3_TRANSACTION;
     s->user = xstrdup(user);
     /* What was only for logging in goes (this runs from its callback, its last call). */
     login_free(&s->login);
     free(s->pending_user);
     s->pending_user = NULL;
     conn_set_authenticated(s->conn);
+    /* RFC 1939 §4: the answer to PASS or AUTH waits for the maildrop */
+    pop3_store_open(s, user, home);
+}
+
+void pop3_enter_transaction(struct pop3_session *s)
+{
+    s->state = POP3_TRANSACTION;
     conn_set_timeout(s->conn, TRANSACTION_TIMEOUT_MS);
+}
+
+void pop3_command_done(struct pop3_session *s)
+{
+    s->waiting = false;
+    /* the commands the client pipelined meanwhile */
+    conn_resume_input(s->conn);
 }
 
 static void bad_command(struct pop3_session *s, const char *text)
@@ -59,8 +73,16 @@ static void run_command(struct pop3_session *s)
     else
         arg = verb + strlen(verb);
     const struct pop3_command_def *def = pop3_command_find(verb);
-    if (!def || !(def->states & s->state)) {
+    if (!def) {
         bad_command(s, "Unknown command.");
+        return;
+    }
+    if (!(def->states & s->state)) {
+        struct buf text = BUF_INIT;
+        buf_printf(&text, "%s is not allowed in the %s state.", def->name,
+                   s->state == POP3_AUTHORIZATION ? "AUTHORIZATION" : "TRANSACTION");
+        bad_command(s, buf_cstr(&text));
+        buf_free(&text);
         return;
     }
     s->bad_commands = 0; /* a command that runs ends a run of bad ones */
@@ -87,6 +109,14 @@ static void pop3_input(struct conn *c, struct evbuffer *in)
 {
     struct pop3_session *s = c->session;
     while (!conn_is_closing(c) && !conn_input_blocked(c)) {
+        if (s->waiting)
+            return; /* the answer to the last command is not complete */
+        if (conn_output_pending(c) > CONN_OUTPUT_HIGH_WATERMARK) {
+            /* a client that sends commands and does not read the answers:
+             * the next command waits until it does */
+            conn_notify_drained(c);
+            return;
+        }
         if (s->login && login_busy(s->login)) {
             /* While a login is checked the commands wait; its callbacks
              * resume the input. */
@@ -109,6 +139,14 @@ static void pop3_input(struct conn *c, struct evbuffer *in)
     }
 }
 
+static void pop3_output_drained(struct conn *c)
+{
+    struct pop3_session *s = c->session;
+    if (pop3_store_output_drained(s) || pop3_listing_continue(s))
+        return;
+    pop3_input(c, conn_input(c));
+}
+
 static void pop3_timeout(struct conn *c)
 {
     pop3_close_with(c->session, "-ERR Disconnected for inactivity.");
@@ -128,6 +166,9 @@ static void pop3_closed(struct conn *c)
     login_free(&s->login);
     if (s->user)
         login_session_closed(s->auth, c, "pop3", s->user);
+    /* A connection gone before QUIT deletes nothing (RFC 1939 §6). */
+    pop3_store_stop(s);
+    free(s->listing);
     buf_free_secret(&s->line);
     free(s->pending_user);
     free(s->user);
@@ -140,6 +181,7 @@ static const struct conn_ops pop3_conn_ops = {
     .timeout = pop3_timeout,
     .shutdown = pop3_shutdown,
     .closed = pop3_closed,
+    .output_drained = pop3_output_drained,
 };
 
 static void pop3_accept(struct conn *c)

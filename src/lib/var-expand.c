@@ -40,8 +40,8 @@ bool var_expand_table(const char *tmpl, const struct var_expand_entry *table, st
                 hex = true;
             else if (*p == 'L')
                 lower = true;
-            else if (*p == 'U' && p[1] && lookup(table, p[1]))
-                upper = true; /* 'U' is a modifier only before a variable */
+            else if (*p == 'U')
+                upper = true;
             else
                 break;
         }

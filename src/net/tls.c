@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <arpa/inet.h>
 #include <string.h>
 
 /* settings.h names the protocol versions by their wire numbers. */
@@ -83,6 +84,9 @@ static int servername_check(SSL *ssl, int *alert, void *arg)
     const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
     if (!name || !*name)
         return SSL_TLSEXT_ERR_OK;
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1)
+        return SSL_TLSEXT_ERR_OK; /* fetchmail sends the address it connects to */
     X509 *cert = SSL_get_certificate(ssl);
     if (cert && X509_check_host(cert, name, 0, 0, NULL) == 1)
         return SSL_TLSEXT_ERR_OK;

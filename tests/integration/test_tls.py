@@ -164,6 +164,14 @@ class AlpnTest(ServerTestCase):
                 rc, out = self.s_client(name, starttls=starttls)
                 self.assertEqual(rc, 0, out)
 
+    def test_ip_address_as_server_name_accepted(self):
+        # not a name (RFC 6066 §3 forbids it), but fetchmail sends its "via"
+        # address there: nothing to check it against, so it goes on
+        for name, starttls in (("pop3s", None), ("imaps", None), ("pop3", "pop3")):
+            with self.subTest(listener=name):
+                rc, out = self.s_client(name, starttls=starttls, servername="127.0.0.1")
+                self.assertEqual(rc, 0, out)
+
     def test_matching_alpn_accepted(self):
         for name, proto in (("imaps", "imap"), ("pop3s", "pop3")):
             with self.subTest(listener=name):

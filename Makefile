@@ -105,6 +105,7 @@ bench: all $(BENCH_BINS) | deps-test
 	GANNET=$(abspath $(BUILD)/gannet) python3 bench/session-memory.py >> docs/BENCHMARKS.md.new
 	GANNET=$(abspath $(BUILD)/gannet) python3 bench/tls-logins.py >> docs/BENCHMARKS.md.new
 	GANNET=$(abspath $(BUILD)/gannet) python3 bench/lmtp-deliveries.py >> docs/BENCHMARKS.md.new
+	GANNET=$(abspath $(BUILD)/gannet) python3 bench/pop3-sessions.py >> docs/BENCHMARKS.md.new
 	mv docs/BENCHMARKS.md.new docs/BENCHMARKS.md
 	@cat docs/BENCHMARKS.md
 

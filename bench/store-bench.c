@@ -316,7 +316,7 @@ int main(int argc, char **argv)
            "Written by `make bench` (bench/store-bench.c and bench/*.py); figures from one "
            "run, not a test.\n"
            "Dovecot runs side by side only where a section says so (TLS logins, LMTP "
-           "deliveries); the other figures are gannet's own.\n\n"
+           "deliveries, POP3 sessions); the other figures are gannet's own.\n\n"
            "## Machine\n\n");
     printf("- run: %s, `", date);
     for (int i = 0; i < argc; i++)

@@ -27,21 +27,19 @@ import ssl
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+import dovecot_pop3  # noqa: E402
 from harness import (  # noqa: E402
-    GANNET, HOST, OTHER_HOST, GannetServer, client_context, free_ports, password, server_cert,
-    user_hash,
+    HOST, OTHER_HOST, GannetServer, client_context, password, user_hash,
 )
 
 THREADS = int(os.environ.get("POP3_THREADS", "4"))
 SECONDS = float(os.environ.get("POP3_SECONDS", "5"))
 MESSAGES = int(os.environ.get("POP3_MESSAGES", "20"))
-DOVECOT = "/usr/sbin/dovecot"
 USER = "alice"  # a SHA512-CRYPT user of the test harness
 LIMIT = "10000"
 
@@ -63,98 +61,6 @@ def make_messages():
                     f"Subject: benchmark message {n}\nMessage-ID: <{n}.bench@example.org>\n"
                     "Date: Mon, 30 Nov 2026 12:00:00 +0000\n\n" + "\n".join(body) + "\n").encode())
     return out
-
-
-def write_maildir(maildir, messages, owner):
-    """A plain Maildir with the messages in new/, as an MTA leaves them."""
-    for sub in ("cur", "new", "tmp"):
-        os.makedirs(os.path.join(maildir, sub), exist_ok=True)
-    for n, data in enumerate(messages, 1):
-        with open(os.path.join(maildir, "new", f"1764500000.M{n}P1.bench"), "wb") as f:
-            f.write(data)
-    for d, dirs, files in os.walk(os.path.dirname(maildir)):
-        for name in dirs + files:
-            os.chown(os.path.join(d, name), owner.pw_uid, owner.pw_gid)
-    os.chown(os.path.dirname(maildir), owner.pw_uid, owner.pw_gid)
-
-
-class Dovecot:
-    """Dovecot's pop3 with its own config on a free loopback POP3S port, in a
-    temporary directory. shared_login: login processes that serve many
-    connections each (service_count = 0) instead of one process per
-    connection, Dovecot's default."""
-
-    def __init__(self, passwd_line, messages, shared_login):
-        self.tmp = tempfile.TemporaryDirectory(prefix="gannet-bench-dovecot-")
-        d = self.dir = self.tmp.name
-        os.chmod(d, 0o755)
-        cert, key = server_cert(d)
-        self.port = free_ports(1)[0]
-        with open(f"{d}/passwd", "w") as f:
-            f.write(passwd_line + "\n")
-        nobody = pwd.getpwnam("nobody")
-        os.mkdir(f"{d}/home", 0o755)
-        os.chown(f"{d}/home", nobody.pw_uid, nobody.pw_gid)
-        write_maildir(f"{d}/home/{USER}/Maildir", messages, nobody)
-        login = ("  service_count = 0\n  process_min_avail = %d\n" % (os.cpu_count() or 1)
-                 if shared_login else "")
-        conf = (f"base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/dovecot.log\n"
-                f"protocols = pop3\nlisten = {HOST}\n"
-                f"ssl = required\nssl_cert = <{cert}\nssl_key = <{key}\n"
-                "ssl_dh = </usr/share/dovecot/dh.pem\n"
-                "disable_plaintext_auth = yes\nauth_mechanisms = plain login\n"
-                "login_trusted_networks =\n"
-                f"mail_max_userip_connections = {LIMIT}\n"
-                "pop3_uidl_format = %08Xu%08Xv\n"
-                f"passdb {{\n  driver = passwd-file\n  args = {d}/passwd\n}}\n"
-                f"userdb {{\n  driver = static\n  args = uid=nobody gid=nogroup home={d}/home/%u\n}}\n"
-                f"mail_location = maildir:{d}/home/%u/Maildir\n"
-                "service pop3-login {\n"
-                "  inet_listener pop3 {\n    port = 0\n  }\n"
-                f"  inet_listener pop3s {{\n    port = {self.port}\n    ssl = yes\n  }}\n"
-                f"{login}}}\n"
-                "service pop3 {\n  process_limit = 10000\n}\n"
-                "default_client_limit = 10000\ndefault_process_limit = 10000\n")
-        self.conf = f"{d}/dovecot.conf"
-        with open(self.conf, "w") as f:
-            f.write(conf)
-
-    def start(self):
-        with open(f"{self.dir}/start.err", "w+") as err:
-            r = subprocess.run([DOVECOT, "-c", self.conf], stdout=subprocess.DEVNULL,
-                               stderr=err, timeout=30)
-            if r.returncode != 0:
-                err.seek(0)
-                raise RuntimeError("dovecot did not start: " + err.read())
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with client_context().wrap_socket(
-                        socket.create_connection((HOST, self.port), timeout=5),
-                        server_hostname="localhost") as s:
-                    if s.makefile("rb").readline().startswith(b"+OK"):
-                        return self
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("dovecot does not greet on port %d" % self.port)
-            time.sleep(0.05)
-
-    def cleanup(self):
-        pid = None
-        if os.path.exists(f"{self.dir}/run/master.pid"):
-            with open(f"{self.dir}/run/master.pid") as f:
-                pid = int(f.read().strip())
-        subprocess.run([DOVECOT, "-c", self.conf, "stop"], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=30)
-        deadline = time.monotonic() + 10
-        while pid and time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-                time.sleep(0.05)
-            except OSError:
-                break
-        self.tmp.cleanup()
 
 
 def expect_ok(f):
@@ -264,14 +170,6 @@ def gannet_commit():
     return "unknown"
 
 
-def dovecot_version():
-    try:
-        return subprocess.run([DOVECOT, "--version"], capture_output=True, text=True,
-                              timeout=10).stdout.split()[0]
-    except (OSError, IndexError):
-        return "?"
-
-
 def main():
     passwd_line = f"{USER}:{user_hash(USER)}::::::"
     if not user_hash(USER).startswith("{SHA512-CRYPT}"):
@@ -286,7 +184,7 @@ def main():
         "protocols": "pop3"})
     try:
         owner = pwd.getpwnam(srv.mail_user)
-        write_maildir(os.path.join(srv.home, USER, "Maildir"), messages, owner)
+        dovecot_pop3.write_maildir(os.path.join(srv.home, USER, "Maildir"), messages, owner)
         srv.start()
         workers = len(srv.workers())
         rows.append((f"gannet ({workers} workers)",) + measure(srv.ports["pop3s"],
@@ -294,16 +192,14 @@ def main():
     finally:
         srv.cleanup()
 
-    if os.geteuid() == 0 and os.access(DOVECOT, os.X_OK):
+    if dovecot_pop3.available():
         for shared, name in ((False, "Dovecot %s, defaults (a login process per connection)"),
                              (True, "Dovecot %s, login processes shared (service_count = 0)")):
-            dv = Dovecot(passwd_line, messages, shared)
-            try:
+            with dovecot_pop3.DovecotPop3([passwd_line], shared_login=shared, limit=LIMIT) as dv:
+                dovecot_pop3.write_maildir(dv.maildir(USER), messages, dv.owner)
                 dv.start()
-                rows.append((name % dovecot_version(),) + measure(dv.port, password(USER),
-                                                                  messages))
-            finally:
-                dv.cleanup()
+                rows.append((name % dovecot_pop3.version(),) + measure(dv.port, password(USER),
+                                                                       messages))
     else:
         notes.append("Dovecot not measured: it needs root and /usr/sbin/dovecot.")
 

@@ -168,7 +168,7 @@ class LoggedInBadCommandsTest(ServerTestCase):
             self.assertEqual(c.line(), "+OK")
             for _ in range(19):
                 c.cmd("USER bob")  # not in the TRANSACTION state
-                self.assertEqual(c.line(), "-ERR Unknown command.")
+                self.assertEqual(c.line(), "-ERR USER is not allowed in the TRANSACTION state.")
             c.cmd("FROB")
             self.assertEqual(c.line(), "-ERR Unknown command.")
             self.assertEqual(c.wait_closed(3), ["-ERR Too many invalid commands."])

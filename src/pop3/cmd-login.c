@@ -160,7 +160,12 @@ void pop3_cmd_utf8(struct pop3_session *s, char *arg)
         conn_printf(s->conn, "-ERR UTF8 takes no argument.\r\n");
         return;
     }
-    /* RFC 6856 §2.1: messages are sent as stored, UTF-8 headers included */
+    /* RFC 6856 §2.1: messages are sent as stored, UTF-8 headers included.
+     * Outside UTF-8 mode they are sent as stored too, not refused with
+     * [UTF8] nor rewritten into a surrogate as §2.1 asks: a client that never
+     * heard of RFC 6856 (fetchmail, old phones) would otherwise leave such a
+     * message on the server for ever; it gets what every POP3 server without
+     * this extension sends. */
     s->utf8 = true;
     conn_printf(s->conn, "+OK UTF8 enabled.\r\n");
 }

@@ -432,6 +432,31 @@ class Pop3LargeMessageTest(ServerTestCase):
             self.assertLess(peak - before, 8192, f"the worker grew by {peak - before} KiB")
 
 
+class Pop3LargeMaildropTest(ServerTestCase):
+    SERVER_SETTINGS = {"workers": "1"}
+    SERVER_KW = {"extra_users": ["many:{PLAIN}many-pw-1::::::"]}
+    COUNT = 12000  # a UIDL answer of about 300 KB: more than the output buffer's high mark
+
+    def test_listing_a_large_maildrop_in_slices(self):
+        import pwd
+        from dovecot_pop3 import write_maildir
+        owner = pwd.getpwnam(self.srv.mail_user)
+        write_maildir(os.path.join(self.srv.home, "many", "Maildir"),
+                      [b"Subject: %d\n\nx\n" % n for n in range(self.COUNT)], owner)
+        with raw_login(self.srv, "many") as c:
+            c.send("UIDL\r\nLIST\r\nSTAT\r\n")
+            time.sleep(0.5)  # the answers pile up at the server meanwhile
+            self.assertEqual(c.line(), "+OK")
+            uidls = read_multiline_raw(c)
+            self.assertEqual(len(uidls), self.COUNT + 1)
+            self.assertEqual([int(l.split()[0]) for l in uidls[:-1]], list(range(1, self.COUNT + 1)))
+            self.assertEqual(len(set(l.split()[1] for l in uidls[:-1])), self.COUNT)
+            total = sum(len(b"Subject: %d\r\n\r\nx\r\n" % n) for n in range(self.COUNT))
+            self.assertEqual(c.line(), f"+OK {self.COUNT} messages ({total} octets)")
+            self.assertEqual(len(read_multiline_raw(c)), self.COUNT + 1)
+            self.assertEqual(c.line(), f"+OK {self.COUNT} {total}")
+
+
 class Pop3LockTest(PerTestServerCase):
     SERVER_SETTINGS = {"workers": "2", "pop3_lock_session": "yes"}
     SERVER_KW = {"extra_users": ["lou:{PLAIN}lou-pw-1::::::"]}
@@ -521,6 +546,19 @@ class Pop3BrokenStoreTest(PerTestServerCase):
             c.cmd(f"PASS {password('zed')}")
             self.assertEqual(c.wait_closed(5), ["-ERR [SYS/TEMP] Cannot open the mailbox."])
         self.assertIn("user=<zed>", self.srv.log())
+
+
+class Pop3BadLocationTest(PerTestServerCase):
+    SERVER_EXTRA = "mail_location = mbox:~/mail\n"  # after the harness's own: it wins
+    SERVER_KW = {"extra_users": ["zoe:{PLAIN}zoe-pw-1::::::"]}
+
+    def test_unusable_mail_location_is_sys_perm(self):
+        with self.srv.raw("pop3s") as c:
+            c.line()
+            c.cmd("USER zoe")
+            c.line()
+            c.cmd(f"PASS {password('zoe')}")
+            self.assertEqual(c.wait_closed(5), ["-ERR [SYS/PERM] Cannot open the mailbox."])
 
 
 if __name__ == "__main__":

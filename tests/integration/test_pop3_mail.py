@@ -488,6 +488,29 @@ class Pop3LockTest(PerTestServerCase):
         self.assertEqual(p.stat()[0], 0)
         p.quit()
 
+    def test_lock_held_by_another_process(self):
+        import fcntl
+        import pwd
+        # the lock is a flock on a file beside the index: held here, by this
+        # process, the server's workers must see it
+        deliver(self.srv, "lou", message(1))
+        path = os.path.join(self.srv.home, "lou", "Maildir", "gannet-pop3.lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        owner = pwd.getpwnam(self.srv.mail_user)
+        os.fchown(fd, owner.pw_uid, owner.pw_gid)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with self.assertRaisesRegex(poplib.error_proto, r"\[IN-USE\]"):
+                pop3_login(self.srv, "lou")
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            p = pop3_login(self.srv, "lou")
+            # and while the server holds it, so does this process not get it
+            with self.assertRaises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            p.quit()
+        finally:
+            os.close(fd)
+
     def test_lock_goes_with_a_dropped_connection(self):
         first = raw_login(self.srv, "lou")
         first.close()

@@ -220,14 +220,13 @@ def main():
         print(f"| {name} | {rate:.1f} | {ms(times, 50)} | {ms(times, 95)} | "
               f"{rate * MESSAGES:.0f} | {len(errors)} |")
     if len(rows) > 1:
-        same = all(r[4] == rows[0][4] for r in rows[1:])
-        gl = [l.split()[1] for l in rows[0][4]]
-        dl = [l.split()[1] for l in rows[1][4]]
-        # different Maildirs, so different UIDVALIDITYs: the UID halves must agree
-        notes.append("UIDLs: " + ("identical" if same else
-                                  "same UID part (%s)" % ("yes" if [u[:8] for u in gl] ==
-                                                          [u[:8] for u in dl] else "NO")) +
-                     f" (gannet's first: {gl[0].decode()}, Dovecot's: {dl[0].decode()}).")
+        gl = [l.split()[1].decode() for l in rows[0][4]]
+        dl = [l.split()[1].decode() for l in rows[1][4]]
+        agree = [u[:8] for u in gl] == [u[:8] for u in dl]
+        notes.append(f"UIDLs: the UID halves {'agree' if agree else 'DIFFER'} between the two "
+                     "servers (the UIDVALIDITY halves differ: each server gave the Maildir its "
+                     f"own), e.g. gannet {gl[0]}, Dovecot {dl[0]}. The client threads are "
+                     "Python's, one interpreter, and take much of the CPU themselves.")
     for name, _, _, errors, _ in rows:
         if errors:
             notes.append(f"{name}, first error: {errors[0]}")

@@ -91,12 +91,20 @@ class Pop3CommandsTest(ServerTestCase):
                        "pop3_expire": "30", "pop3_login_delay": "0"}
     SERVER_KW = {"extra_users": [f"{u}:{{PLAIN}}{u}-pw-1::::::" for u in USERS]}
 
-    def test_every_command_with_poplib(self):
+    def test_every_command_with_poplib_ssl(self):
+        self.every_command("pam", self.srv.pop3_ssl)
+
+    def test_every_command_with_poplib_stls(self):
+        self.every_command("roy", self.srv.pop3_stls)
+
+    def every_command(self, user, connect):
         msgs = [message(1), message(2, "a\n.dot\n..two\nlast line without end"), message(3)]
         for m in msgs:
-            deliver(self.srv, "pam", m)
-        p = pop3_login(self.srv, "pam")
+            deliver(self.srv, user, m)
+        p = connect()
         try:
+            self.assertEqual(p.user(user), b"+OK")
+            self.assertEqual(p.pass_(password(user)), b"+OK Logged in.")
             sizes = [len(crlf(m)) for m in msgs]
             sizes[1] += 2  # the message does not end with a line end: RETR adds CRLF
             self.assertEqual(p.stat(), (3, sum(len(crlf(m)) for m in msgs)))
@@ -133,7 +141,7 @@ class Pop3CommandsTest(ServerTestCase):
             self.assertEqual(p.quit(), b"+OK Logging out, 1 message deleted.")
         finally:
             p.close()
-        p = pop3_login(self.srv, "pam")
+        p = pop3_login(self.srv, user)
         try:
             self.assertEqual(p.stat()[0], 2)
             # UIDLs stay with their messages

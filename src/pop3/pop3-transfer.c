@@ -4,16 +4,15 @@
 
 void pop3_transfer_init(struct pop3_transfer *t, bool top, uint64_t lines)
 {
-    *t = (struct pop3_transfer){
-        .top = top, .body_lines = lines, .line_start = true, .line_empty = true};
-    /* TOP 0 of a message whose header is all there is: nothing to wait for */
+    *t = (struct pop3_transfer){.top = top, .body_lines = lines, .line_start = true};
 }
 
 /* A line ended (its LF was sent): the header's end, or one body line more. */
 static void line_ended(struct pop3_transfer *t)
 {
     if (!t->in_body) {
-        if (t->line_empty) {
+        /* empty: nothing before the LF, or a lone CR */
+        if (t->line_bytes == 0 || (t->line_bytes == 1 && t->prev_cr)) {
             /* RFC 1939 §7 TOP: "the headers of the message, the blank line
              * separating the headers from the body, and then the number of
              * lines of the indicated message's body" */
@@ -25,7 +24,7 @@ static void line_ended(struct pop3_transfer *t)
         t->complete = true;
     }
     t->line_start = true;
-    t->line_empty = true;
+    t->line_bytes = 0;
 }
 
 bool pop3_transfer_feed(struct pop3_transfer *t, const char *p, size_t len, struct buf *out)
@@ -40,8 +39,8 @@ bool pop3_transfer_feed(struct pop3_transfer *t, const char *p, size_t len, stru
         const char *stop = lf ? lf : end;
         if (stop > p) {
             buf_append(out, p, (size_t)(stop - p));
-            /* empty so far: nothing, or a lone CR right before the LF */
-            t->line_empty = t->line_empty && (stop - p == 1 && *p == '\r');
+            size_t n = (size_t)(stop - p);
+            t->line_bytes = t->line_bytes + n > 2 ? 2 : t->line_bytes + (unsigned)n;
             t->prev_cr = stop[-1] == '\r';
             t->line_start = false;
             p = stop;
@@ -51,9 +50,9 @@ bool pop3_transfer_feed(struct pop3_transfer *t, const char *p, size_t len, stru
         if (!t->prev_cr)
             buf_putc(out, '\r'); /* a bare LF becomes CRLF */
         buf_putc(out, '\n');
-        t->prev_cr = false;
         p++;
-        line_ended(t);
+        line_ended(t); /* reads prev_cr: the CR of an empty CRLF line */
+        t->prev_cr = false;
     }
     return t->complete;
 }

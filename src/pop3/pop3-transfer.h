@@ -22,7 +22,7 @@ struct pop3_transfer {
     bool in_body;        /* past the empty line that ends the header */
     bool line_start;     /* the next byte starts a line */
     bool prev_cr;        /* the last byte sent was a CR */
-    bool line_empty;     /* the current line holds nothing but maybe a CR */
+    unsigned line_bytes; /* bytes of the current line so far, counted up to 2 */
     bool complete;       /* TOP has all it wants: the rest is not read */
 };
 

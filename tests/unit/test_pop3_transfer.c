@@ -80,6 +80,9 @@ static void test_top(void **state)
     check(msg, true, 99, "A: 1\r\nB: 2\r\n\r\nl1\r\nl2\r\n..l3\r\nl4\r\n.\r\n");
     /* CRLF message: the empty line is "\r\n" */
     check("A: 1\r\n\r\nl1\r\nl2\r\n", true, 1, "A: 1\r\n\r\nl1\r\n.\r\n");
+    /* CR CR LF is no empty line, in whatever pieces it comes (found by
+     * tests/fuzz/fuzz_pop3_transfer.c) */
+    check("A: 1\n\r\r\nB: 2\n\nl1\nl2\n", true, 1, "A: 1\r\n\r\r\nB: 2\r\n\r\nl1\r\n.\r\n");
     /* a header and no body */
     check("A: 1\nB: 2", true, 5, "A: 1\r\nB: 2\r\n.\r\n");
     /* a body line without its line end at the end */

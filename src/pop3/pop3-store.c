@@ -324,7 +324,8 @@ bool pop3_store_output_drained(struct pop3_session *s)
 
 struct update_job {
     struct store_uid_range *seen, *deleted;
-    size_t nseen, ndeleted;
+    size_t nseen, ndeleted; /* ranges */
+    size_t nseen_messages;  /* messages in the seen ranges */
     size_t expunged;
 };
 
@@ -373,6 +374,8 @@ static void update_done(void *owner, int result, const char *error, void *arg)
         pop3_close_with(s, "-ERR [SYS/TEMP] Some deleted messages were not removed.");
         return;
     }
+    log_info(s->conn->id, "pop3: user=<%s>: QUIT: %zu deleted, %zu marked seen", s->user,
+             job->expunged, job->nseen_messages);
     struct buf line = BUF_INIT;
     buf_printf(&line, "+OK Logging out, %zu message%s deleted.", job->expunged,
                job->expunged == 1 ? "" : "s");
@@ -398,8 +401,10 @@ void pop3_store_update(struct pop3_session *s)
         const struct pop3_message *m = &s->drop->msgs[i];
         if (m->deleted)
             add_uid(&job->deleted, &job->ndeleted, m->uid);
-        else if (m->retrieved)
+        else if (m->retrieved) {
             add_uid(&job->seen, &job->nseen, m->uid);
+            job->nseen_messages++;
+        }
     }
     s->state = POP3_UPDATE;
     s->waiting = true;

@@ -355,6 +355,7 @@ class Pop3CommandsTest(ServerTestCase):
         p.retr(3)
         p.dele(1)
         p.quit()
+        self.assertTrue(self.srv.wait_log(r"pop3: user=<pen>: QUIT: 1 deleted, 1 marked seen"))
         m = imap_inbox(self.srv, "pen")
         self.assertEqual(m.select("INBOX")[1], [b"2"])
         m.logout()

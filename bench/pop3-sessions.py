@@ -113,8 +113,30 @@ def one_session(port, ctx, pw, expected):
     return time.perf_counter() - t0, uidls
 
 
-def measure(port, pw, messages):
-    """THREADS clients for SECONDS: (sessions per second, session times, errors, UIDLs)."""
+def tree_cpu(root):
+    """CPU seconds used by process root and its descendants, those already
+    reaped included (a process's cutime and cstime): Dovecot's per-connection
+    processes come and go, gannet's workers stay."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                parents[int(entry)] = (int(fields[1]), sum(int(x) for x in fields[11:15]))
+            except (OSError, IndexError, ValueError):
+                pass
+    tree, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        tree.add(pid)
+        todo += [p for p, (ppid, _) in parents.items() if ppid == pid and p not in tree]
+    return sum(parents[p][1] for p in tree if p in parents) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(port, pw, messages, server_pid):
+    """THREADS clients for SECONDS: (sessions per second, session times, errors, UIDLs,
+    the server's CPU seconds per session)."""
     expected = {re.sub(rb"(?<!\r)\n", b"\r\n", m) for m in messages}
     ctx = client_context()
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
@@ -122,6 +144,7 @@ def measure(port, pw, messages):
     _, uidls = one_session(port, ctx, pw, expected)
     times, errors, seen = [], [], set()
     lock = threading.Lock()
+    cpu_before = tree_cpu(server_pid)
     start = time.monotonic()
     deadline = start + SECONDS
 
@@ -143,9 +166,10 @@ def measure(port, pw, messages):
     for t in threads:
         t.join()
     elapsed = time.monotonic() - start
+    cpu = tree_cpu(server_pid) - cpu_before
     if seen - {tuple(uidls)}:
         errors.append("the UIDLs changed between sessions")
-    return len(times) / elapsed, times, errors, uidls
+    return len(times) / elapsed, times, errors, uidls, cpu / max(1, len(times))
 
 
 def ms(values, q):
@@ -188,7 +212,8 @@ def main():
         srv.start()
         workers = len(srv.workers())
         rows.append((f"gannet ({workers} workers)",) + measure(srv.ports["pop3s"],
-                                                               password(USER), messages))
+                                                               password(USER), messages,
+                                                               srv.pid))
     finally:
         srv.cleanup()
 
@@ -199,7 +224,7 @@ def main():
                 dovecot_pop3.write_maildir(dv.maildir(USER), messages, dv.owner)
                 dv.start()
                 rows.append((name % dovecot_pop3.version(),) + measure(dv.port, password(USER),
-                                                                       messages))
+                                                                       messages, dv.pid()))
     else:
         notes.append("Dovecot not measured: it needs root and /usr/sbin/dovecot.")
 
@@ -214,11 +239,12 @@ def main():
           "same for both servers, the same RSA 2048 certificate, the same Maildir, Dovecot's "
           f"default UIDL format on both. gannet's src/ at {gannet_commit()}; {os.cpu_count()} "
           f"CPUs shared by the clients and the server, load average {load:.2f} at the start.\n")
-    print("| server | sessions/s | session median | session p95 | messages/s | errors |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for name, rate, times, errors, _ in rows:
+    print("| server | sessions/s | session median | session p95 | messages/s | "
+          "server CPU per session | errors |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, rate, times, errors, _, cpu in rows:
         print(f"| {name} | {rate:.1f} | {ms(times, 50)} | {ms(times, 95)} | "
-              f"{rate * MESSAGES:.0f} | {len(errors)} |")
+              f"{rate * MESSAGES:.0f} | {cpu * 1000:.1f} ms | {len(errors)} |")
     if len(rows) > 1:
         gl = [l.split()[1].decode() for l in rows[0][4]]
         dl = [l.split()[1].decode() for l in rows[1][4]]
@@ -226,8 +252,10 @@ def main():
         notes.append(f"UIDLs: the UID halves {'agree' if agree else 'DIFFER'} between the two "
                      "servers (the UIDVALIDITY halves differ: each server gave the Maildir its "
                      f"own), e.g. gannet {gl[0]}, Dovecot {dl[0]}. The client threads are "
-                     "Python's, one interpreter, and take much of the CPU themselves.")
-    for name, _, _, errors, _ in rows:
+                     "Python's, one interpreter, and take much of the CPU themselves: \"server "
+                     "CPU per session\" is the CPU time of the server's processes (those that "
+                     "ended included) over the sessions measured.")
+    for name, _, _, errors, _, _ in rows:
         if errors:
             notes.append(f"{name}, first error: {errors[0]}")
     for n in notes:

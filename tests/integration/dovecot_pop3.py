@@ -106,6 +106,11 @@ class DovecotPop3:
                 raise RuntimeError("dovecot does not greet on port %d" % self.port)
             time.sleep(0.05)
 
+    def pid(self):
+        """The master's process id."""
+        with open(f"{self.dir}/run/master.pid") as f:
+            return int(f.read().strip())
+
     def stop(self):
         pid = None
         if os.path.exists(f"{self.dir}/run/master.pid"):

@@ -14,11 +14,11 @@ void pop3_cmd_capa(struct pop3_session *s, char *arg)
     (void)arg;
     const struct settings *set = s->conn->settings;
     struct buf b = BUF_INIT;
-    /* RFC 2449 §6: TOP, UIDL, RESP-CODES, PIPELINING in both states;
+    /* RFC 2449 §6: RESP-CODES, PIPELINING, TOP, UIDL in both states;
      * RFC 3206 §6 AUTH-RESP-CODE; no IMPLEMENTATION (it would name the
-     * product). */
-    buf_puts(&b, "+OK Capability list follows\r\nCAPA\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n"
-                 "AUTH-RESP-CODE\r\nPIPELINING\r\n");
+     * product). The first lines stay in the order gannet probe knows. */
+    buf_puts(&b, "+OK Capability list follows\r\nCAPA\r\nRESP-CODES\r\nPIPELINING\r\n"
+                 "AUTH-RESP-CODE\r\nTOP\r\nUIDL\r\n");
     /* RFC 2449 §6.7, §6.5: the site's values, the same for every user */
     if (strcasecmp(set->pop3_expire, "never") == 0)
         buf_puts(&b, "EXPIRE NEVER\r\n");

@@ -403,7 +403,28 @@ class Pop3CommandsTest(ServerTestCase):
 
 class Pop3LargeMessageTest(ServerTestCase):
     SERVER_SETTINGS = {"workers": "1"}
-    SERVER_KW = {"extra_users": ["big:{PLAIN}big-pw-1::::::"]}
+    SERVER_KW = {"extra_users": ["big:{PLAIN}big-pw-1::::::", "gone:{PLAIN}gone-pw-1::::::"]}
+
+    def test_connection_dropped_during_retr(self):
+        data = b"Subject: big\n\n" + b"x" * 79 + b"\n" * 1 + (b"y" * 79 + b"\n") * 100000
+        deliver(self.srv, "gone", data)
+        for _ in range(3):
+            c = raw_login(self.srv, "gone")
+            c.cmd("DELE 1")
+            c.line()
+            c.cmd("RETR 1")  # deleted: refused
+            self.assertEqual(c.line(), "-ERR Message 1 is deleted.")
+            c.cmd("RSET")
+            c.line()
+            c.cmd("RETR 1")
+            self.assertTrue(c.line().startswith("+OK"))
+            c.close()  # in the middle of the message
+        time.sleep(0.3)
+        p = pop3_login(self.srv, "gone")
+        self.assertEqual(p.stat()[0], 1)
+        self.assertEqual(b"\r\n".join(p.retr(1)[1]) + b"\r\n", crlf(data))
+        p.quit()
+        self.assertAlive()
 
     def test_large_message_streams(self):
         line = b"0123456789" * 7 + b"\n"

@@ -215,6 +215,32 @@ def port_is_free(port, host=HOST):
             return False
 
 
+def listening_sockets():
+    """The TCP sockets listening on this machine, as (address, port) pairs
+    ("127.0.0.1", "0.0.0.0", "::", ...), read from /proc/net/tcp and tcp6 (as
+    `ss -ltn`, which a minimal Debian does not have)."""
+    found = set()
+    for name, width in (("tcp", 8), ("tcp6", 32)):
+        try:
+            with open(f"/proc/net/{name}") as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] != "0A":  # TCP_LISTEN
+                continue
+            addr_hex, port_hex = fields[1].split(":")
+            raw = bytes.fromhex(addr_hex)
+            if width == 8:
+                addr = socket.inet_ntop(socket.AF_INET, raw[::-1])
+            else:  # four little-endian 32-bit words
+                words = b"".join(raw[k:k + 4][::-1] for k in range(0, 16, 4))
+                addr = socket.inet_ntop(socket.AF_INET6, words)
+            found.add((addr, int(port_hex, 16)))
+    return found
+
+
 def child_pids(pid):
     """The pids of PID's child processes, read from /proc (as `pgrep -P`, which
     a minimal Debian does not have)."""

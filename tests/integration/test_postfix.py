@@ -17,7 +17,7 @@ import tempfile
 import time
 import unittest
 
-from harness import HOST, free_port
+from harness import HOST, free_port, listening_sockets
 from test_lmtp import DOMAIN, MESSAGE, LmtpTestCase, split_trace
 
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
@@ -25,8 +25,7 @@ HAVE_POSTFIX = os.access(POSTFIX, os.X_OK) and os.path.isdir("/usr/lib/postfix/s
 
 
 def listening_ports():
-    out = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True, timeout=10).stdout
-    return {int(m.group(1)) for m in re.finditer(r":(\d+)\s", out)}
+    return {port for _, port in listening_sockets()}
 
 
 MASTER_CF = """\
